@@ -1,0 +1,257 @@
+"""``params.yaml`` → frozen, validated dataclasses, read once per stage.
+
+Every section of ``params.yaml`` has one dataclass here; unknown keys, wrong types and values out
+of range raise :class:`DanceGenError` naming ``params.yaml`` and the key. Functions take the values
+they need, not the whole :class:`Params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dancegen.errors import DanceGenError
+
+
+@dataclass(frozen=True)
+class DemoParams:
+    seed: int = 0
+    size: int = 256
+    fps: int = 30
+    personal_seconds: float = 40.0
+    reference_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class ExtractParams:
+    size: int = 256          # side of the square frames, pixels
+    fps: int = 30            # output rate; every source is resampled to it
+    margin: float = 0.15     # room kept around the person's box when choosing the square crop
+    probe_frames: int = 12   # frames sampled to locate the person before decoding
+
+
+@dataclass(frozen=True)
+class PoseParams:
+    backend: str = "mediapipe"            # mediapipe | openpose_json | alphapose_json
+    model_complexity: int = 1             # only 1 ships inside the mediapipe wheel
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    mask_threshold: float = 0.5           # person-mask probability above which a pixel is the person
+    json: dict = field(default_factory=dict)  # video name -> OpenPose folder / AlphaPose JSON file
+
+
+@dataclass(frozen=True)
+class BackgroundParams:
+    dilate_px: int = 9       # grow the person mask before averaging, so halos stay out of B
+
+
+@dataclass(frozen=True)
+class PairsParams:
+    train_fraction: float = 0.85
+    n_train: int = 2000
+    n_test: int = 200
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PosemapParams:
+    K: int = 3                 # current + K-1 previous reference poses
+    sigma: float = 1.5         # Gaussian smoothing, pixels at the map's resolution / 128
+    limb_width: float = 1.0    # multiplier on the schema's limb widths
+    landmark_radius: float = 1.5
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    ngf: int = 16              # generator base width (pix2pixHD 64, the paper halves it: 32)
+    n_downsample: int = 3
+    n_blocks: int = 4          # residual blocks of the global generator g
+    n_local_blocks: int = 2    # residual blocks of the local enhancer
+    ndf: int = 16
+    n_layers_d: int = 3
+    num_d_low: int = 2         # discriminator scales at the low resolution
+    num_d_high: int = 3        # ... and at the high resolution
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    variants: list = field(default_factory=lambda: ["ours", "ours_baseline", "pix2pixhd"])
+    low_res: int = 64
+    high_res: int = 128
+    low_iters: int = 300
+    high_iters: int = 200
+    batch_size: int = 4
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    workers: int = 0
+    precision: str = "auto"     # auto | fp32 | bf16 | fp16 (mixed precision on CUDA only)
+    seed: int = 0
+    checkpoint_every: int = 100
+    log_every: int = 10
+    sample_every: int = 100
+
+
+@dataclass(frozen=True)
+class LossParams:
+    w_rela: float = 1.0
+    w_gp: float = 10.0
+    w_fm: float = 10.0
+    w_vgg: float = 10.0
+    w_sp: float = 10.0
+    w_s: float = 0.01
+    vgg_weights: str = "auto"   # path to a torchvision-layout VGG19 state dict, or auto = torch hub cache
+
+
+@dataclass(frozen=True)
+class TrainSPParams:
+    resolution: int = 64
+    width: int = 16
+    iters: int = 300
+    batch_size: int = 8
+    lr: float = 1e-3
+
+
+@dataclass(frozen=True)
+class InferParams:
+    retarget: bool = True            # scale/translate reference poses to the target's height and floor
+    background_image: str = ""       # optional new scene for the Fig. 9 composite ("" = a built-in one)
+    edge_blur: float = 2.0           # Gaussian blur (px) of the green-key matte edge for compositing
+    max_frames: int = 0              # 0 = the whole reference video
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    novelty_k: int = 10
+
+
+@dataclass(frozen=True)
+class Params:
+    videos: dict = field(default_factory=dict)      # video name -> path
+    personal: list = field(default_factory=list)    # names of personal (target) videos
+    reference: list = field(default_factory=list)   # names of reference (driving) videos
+    demo: DemoParams = DemoParams()
+    extract: ExtractParams = ExtractParams()
+    pose: PoseParams = PoseParams()
+    background: BackgroundParams = BackgroundParams()
+    pairs: PairsParams = PairsParams()
+    posemap: PosemapParams = PosemapParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    loss: LossParams = LossParams()
+    train_sp: TrainSPParams = TrainSPParams()
+    infer: InferParams = InferParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+    def video_path(self, name: str) -> Path:
+        if name not in self.videos:
+            raise DanceGenError("params.yaml", f"video '{name}' is not listed under videos")
+        return Path(self.videos[name])
+
+
+def _convert(value: Any, typ: Any, where: str, source: str) -> Any:
+    if dataclasses.is_dataclass(typ):
+        if not isinstance(value, dict):
+            raise DanceGenError(source, f"'{where}' must be a mapping, got {value!r}")
+        return _build(typ, value, where, source)
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise DanceGenError(source, f"'{where}' must be true or false, got {value!r}")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DanceGenError(source, f"'{where}' must be an integer, got {value!r}")
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DanceGenError(source, f"'{where}' must be a number, got {value!r}")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise DanceGenError(source, f"'{where}' must be a string, got {value!r}")
+        return value
+    if typ is list or origin is list:
+        if not isinstance(value, list):
+            raise DanceGenError(source, f"'{where}' must be a list, got {value!r}")
+        return list(value)
+    if typ is dict or origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise DanceGenError(source, f"'{where}' must be a mapping, got {value!r}")
+        return dict(value)
+    if isinstance(typ, types.UnionType):
+        return value
+    raise TypeError(f"unsupported config type {typ!r} for {where}")
+
+
+def _build(cls: type, raw: dict, prefix: str, source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise DanceGenError(source, f"unknown key '{key}' (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name in names:
+        if name in raw:
+            where = f"{prefix}.{name}" if prefix else name
+            kwargs[name] = _convert(raw[name], hints[name], where, source)
+    return cls(**kwargs)
+
+
+def _check(p: Params, source: str) -> None:
+    def bad(key: str, problem: str) -> DanceGenError:
+        return DanceGenError(source, f"'{key}' {problem}")
+
+    for name in list(p.personal) + list(p.reference):
+        if name not in p.videos:
+            raise bad("personal/reference", f"names video '{name}', which is not under 'videos'")
+    if p.pose.backend not in ("mediapipe", "openpose_json", "alphapose_json"):
+        raise bad("pose.backend", f"must be mediapipe, openpose_json or alphapose_json, got '{p.pose.backend}'")
+    if p.pose.model_complexity != 1:
+        raise bad("pose.model_complexity", "must be 1: MediaPipe's complexities 0 and 2 download their "
+                  "models at run time, which this tool never does")
+    if not 0.0 < p.pairs.train_fraction < 1.0:
+        raise bad("pairs.train_fraction", f"must be between 0 and 1, got {p.pairs.train_fraction}")
+    for key, val in (("extract.size", p.extract.size), ("demo.size", p.demo.size)):
+        if val < 32 or val % 2:
+            raise bad(key, f"must be an even number of pixels >= 32, got {val}")
+    for key, val in (("extract.fps", p.extract.fps), ("demo.fps", p.demo.fps),
+                     ("pairs.n_train", p.pairs.n_train), ("pairs.n_test", p.pairs.n_test),
+                     ("posemap.K", p.posemap.K), ("train.batch_size", p.train.batch_size)):
+        if val < 1:
+            raise bad(key, f"must be at least 1, got {val}")
+    unknown_variants = set(p.train.variants) - {"ours", "ours_baseline", "pix2pixhd"}
+    if unknown_variants:
+        raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
+                  "known: ours, ours_baseline, pix2pixhd")
+    if p.train.precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise bad("train.precision", f"must be auto, fp32, bf16 or fp16, got '{p.train.precision}'")
+    for res_key, res in (("train.low_res", p.train.low_res), ("train.high_res", p.train.high_res)):
+        if res % 2 ** (p.model.n_downsample + 1):
+            raise bad(res_key, f"must be divisible by 2**(model.n_downsample+1) = "
+                      f"{2 ** (p.model.n_downsample + 1)}, got {res}")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; raise :class:`DanceGenError` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DanceGenError(path, "not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise DanceGenError(path, f"not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise DanceGenError(path, "must be a mapping of sections")
+    params = _build(Params, raw, "", str(path))
+    _check(params, str(path))
+    return params
