@@ -1,0 +1,42 @@
+# One entry point: `make demo` runs the pipeline on the built-in demo, `make test` runs the tests.
+# Both create .venv from the pinned requirements and install system packages when missing.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup system-deps demo test test-all dag clean-demo
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! ldconfig -p | grep -q libGL.so.1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's ffmpeg, libgl1, libglib2.0-0 ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libgl1 libglib2.0-0 >/dev/null; \
+	  else \
+	    echo "error: ffmpeg (and OpenCV's libgl1/libglib2.0-0) are missing; install them, e.g. 'sudo apt-get install ffmpeg libgl1 libglib2.0-0'" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "error: Python 3.11 is required (found $$($(PYTHON) --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+demo: setup
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: run inside the git clone (DVC needs it)" >&2; exit 1; }
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest -q -m "not slow and not gpu"
+
+test-all: setup
+	$(BIN)/python -m pytest -q
+
+dag: setup
+	$(BIN)/dvc dag
