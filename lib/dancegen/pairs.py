@@ -1,0 +1,94 @@
+"""Train/test split of a personal video and (I_in, I_ref) pair sampling (paper section 4.2).
+
+The first ``train_fraction`` of the frames train the model and the rest test it. The split is in
+time, not by random frames, so that no test frame has a near-duplicate neighbour in training and
+so that evaluation can measure temporal coherence on consecutive test frames.
+
+Pairs file ``data/pairs/<video>.csv``: columns ``split`` (train | test), ``in_frame``, ``ref_frame``
+(frame indices into the video's frames/pose files); both frames of a pair lie in the same split,
+are valid detections and differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dancegen.errors import DanceGenError
+
+COLUMNS = ("split", "in_frame", "ref_frame")
+SPLITS = ("train", "test")
+MIN_VALID = 2   # a pair needs two different frames
+
+
+def split_frames(n_frames: int, train_fraction: float) -> tuple[range, range]:
+    """Contiguous, non-overlapping ``(train, test)`` frame ranges: the first ``train_fraction`` trains.
+
+    Both ranges hold at least one frame (``n_frames >= 2``); every train index is below every test index.
+    """
+    if n_frames < 2:
+        raise ValueError(f"cannot split {n_frames} frame(s) into train and test")
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    n_train = min(max(round(n_frames * train_fraction), 1), n_frames - 1)
+    return range(0, n_train), range(n_train, n_frames)
+
+
+def valid_in(valid: np.ndarray, frames: range) -> np.ndarray:
+    """Indices of the frames of ``frames`` whose detection is valid; ``valid: (T,) bool``."""
+    idx = np.arange(frames.start, frames.stop)
+    return idx[np.asarray(valid[frames.start:frames.stop], dtype=bool)]
+
+
+def sample_pairs(valid: np.ndarray, frames: range, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` random ordered pairs of distinct valid frames of ``frames``, drawn with replacement.
+
+    ``valid: (T,) bool``. Returns columns ``in_frame``, ``ref_frame`` (int64). Every ordered pair of
+    distinct valid frames is equally likely. Needs at least two valid frames in ``frames``.
+    """
+    idx = valid_in(valid, frames)
+    if len(idx) < MIN_VALID:
+        raise ValueError(f"frames {frames.start}..{frames.stop - 1} hold {len(idx)} valid frame(s); need {MIN_VALID}")
+    pos_in = rng.integers(0, len(idx), n)
+    # An offset in 1..k-1 around the circle of valid frames picks any other frame uniformly.
+    pos_ref = (pos_in + rng.integers(1, len(idx), n)) % len(idx)
+    return pd.DataFrame({"in_frame": idx[pos_in], "ref_frame": idx[pos_ref]})
+
+
+def make_pairs(valid: np.ndarray, train_fraction: float, n_train: int, n_test: int, seed: int,
+               source: str | Path) -> pd.DataFrame:
+    """The pairs table of one video (layout in the module docstring).
+
+    ``valid: (T,) bool`` from the pose file ``source``, which is named in the error when a split
+    has too few valid frames. Train and test pairs come from independent streams of ``seed``, so
+    changing ``n_train`` leaves the test pairs as they were.
+    """
+    if len(valid) < 2:
+        raise DanceGenError(source, f"has {len(valid)} frame(s); a train/test split needs at least 2")
+    splits = dict(zip(SPLITS, split_frames(len(valid), train_fraction)))
+    for name, frames in splits.items():
+        n_valid = len(valid_in(valid, frames))
+        if n_valid < MIN_VALID:
+            raise DanceGenError(source, f"the {name} split (frames {frames.start}..{frames.stop - 1}) has "
+                                f"{n_valid} valid detection(s); at least {MIN_VALID} are needed to sample pairs")
+    rngs = dict(zip(SPLITS, np.random.default_rng(seed).spawn(len(SPLITS))))
+    counts = {"train": n_train, "test": n_test}
+    tables = [sample_pairs(valid, frames, counts[name], rngs[name]).assign(split=name)
+              for name, frames in splits.items()]
+    return pd.concat(tables, ignore_index=True)[list(COLUMNS)]
+
+
+def read_pairs(path: str | Path) -> pd.DataFrame:
+    """Load a pairs file, checking its columns and split names."""
+    path = Path(path)
+    if not path.is_file():
+        raise DanceGenError(path, "not found (run the pairs stage first: dvc repro)")
+    table = pd.read_csv(path)
+    if tuple(table.columns) != COLUMNS:
+        raise DanceGenError(path, f"columns are {list(table.columns)}, expected {list(COLUMNS)}")
+    unknown = set(table["split"]) - set(SPLITS)
+    if unknown:
+        raise DanceGenError(path, f"unknown split name(s) {sorted(unknown)}; expected train or test")
+    return table
