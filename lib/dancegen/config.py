@@ -62,9 +62,10 @@ class PairsParams:
 @dataclass(frozen=True)
 class PosemapParams:
     K: int = 3                 # current + K-1 previous reference poses
-    sigma: float = 1.5         # Gaussian smoothing, pixels at the map's resolution / 128
+    sigma: float = 1.5         # Gaussian smoothing, pixels of a 128² map (scales with the map side)
     limb_width: float = 1.0    # multiplier on the schema's limb widths
-    landmark_radius: float = 1.5
+    landmark_radius: float = 1.5  # disc radius per landmark, pixels of a 128² map
+    min_conf: float = 0.3      # keypoints below this confidence count as missing
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class LossParams:
     w_sp: float = 10.0
     w_s: float = 0.01
     vgg_weights: str = "auto"   # path to a torchvision-layout VGG19 state dict, or auto = torch hub cache
+    w_synthesis: float = 1.0    # weight of the synthesis net's own losses; 0 = the paper's Ours-baseline
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,18 @@ class TrainSPParams:
     iters: int = 300
     batch_size: int = 8
     lr: float = 1e-3
+    w_heatmap: float = 100.0   # weight of the heatmap MSE beside the parsing cross-entropy
+    max_frames: int = 2000     # distinct training frames held in memory, evenly spaced in time
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class InferParams:
     retarget: bool = True            # scale/translate reference poses to the target's height and floor
-    background_image: str = ""       # optional new scene for the Fig. 9 composite ("" = a built-in one)
+    background_image: str = "data/demo/scene.png"  # the new scene of the Fig. 9 composite
     edge_blur: float = 2.0           # Gaussian blur (px) of the green-key matte edge for compositing
     max_frames: int = 0              # 0 = the whole reference video
+    batch_size: int = 8              # frames per generator call
 
 
 @dataclass(frozen=True)
@@ -226,19 +232,32 @@ def _check(p: Params, source: str) -> None:
             raise bad(key, f"must be an even number of pixels >= 32, got {val}")
     for key, val in (("extract.fps", p.extract.fps), ("demo.fps", p.demo.fps),
                      ("pairs.n_train", p.pairs.n_train), ("pairs.n_test", p.pairs.n_test),
-                     ("posemap.K", p.posemap.K), ("train.batch_size", p.train.batch_size)):
+                     ("posemap.K", p.posemap.K), ("train.batch_size", p.train.batch_size),
+                     ("infer.batch_size", p.infer.batch_size), ("evaluate.novelty_k", p.evaluate.novelty_k)):
         if val < 1:
             raise bad(key, f"must be at least 1, got {val}")
+    for key, val in (("posemap.sigma", p.posemap.sigma), ("posemap.min_conf", p.posemap.min_conf)):
+        if val < 0:
+            raise bad(key, f"must be >= 0, got {val}")
+    for key, val in (("posemap.limb_width", p.posemap.limb_width),
+                     ("posemap.landmark_radius", p.posemap.landmark_radius)):
+        if val <= 0:
+            raise bad(key, f"must be > 0, got {val}")
     unknown_variants = set(p.train.variants) - {"ours", "ours_baseline", "pix2pixhd"}
     if unknown_variants:
         raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
                   "known: ours, ours_baseline, pix2pixhd")
+    for key, val in (("infer.max_frames", p.infer.max_frames), ("infer.edge_blur", p.infer.edge_blur)):
+        if val < 0:
+            raise bad(key, f"must be >= 0, got {val}")
     if p.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise bad("train.precision", f"must be auto, fp32, bf16 or fp16, got '{p.train.precision}'")
     for res_key, res in (("train.low_res", p.train.low_res), ("train.high_res", p.train.high_res)):
         if res % 2 ** (p.model.n_downsample + 1):
             raise bad(res_key, f"must be divisible by 2**(model.n_downsample+1) = "
                       f"{2 ** (p.model.n_downsample + 1)}, got {res}")
+    if p.model.ngf < 2 or p.model.ngf % 2:
+        raise bad("model.ngf", f"must be an even width >= 2 (G's enhancer runs at ngf/2), got {p.model.ngf}")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
