@@ -1,0 +1,24 @@
+"""Generate reports/README.md with the paper's tables and figures.
+
+python stages/report.py
+
+Reads  reports/metrics.json, reports/novelty.csv, reports/train/, data/infer/, data/frames/, data/pose/,
+       data/sp/, data/transfer/ (layouts: dancegen.report)
+Writes reports/README.md, reports/figures/, reports/videos/
+"""
+
+import argparse
+
+from dancegen.cli import run_stage
+from dancegen.config import load_params
+from dancegen.report import ReportInputs, build_report
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    params = load_params()
+    build_report(ReportInputs(list(params.personal), list(params.reference), list(params.train.variants)))
+
+
+if __name__ == "__main__":
+    run_stage("report", main)

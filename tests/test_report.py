@@ -1,0 +1,98 @@
+"""The report renders from a small fixture of every input it reads."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from dancegen.errors import DanceGenError
+from dancegen.evaluate import MEAN_KEY
+from dancegen.report import ReportInputs, build_report, metric_tables
+from dancegen.store import FrameWriter, PoseWriter
+from dancegen.video import VideoWriter
+
+VARIANTS = ["ours", "ours_baseline", "pix2pixhd"]
+R, S, T = 32, 48, 12
+
+
+def _scores(mse: float) -> dict:
+    return {"whole": {"mse": mse, "psnr": 10 * np.log10(255 ** 2 / mse), "ssim": 0.8},
+            "foreground": {"mse": mse / 2, "psnr": 30.0, "ssim": 0.9},
+            "difference": {"whole": 50.0, "foreground": 20.0}}
+
+
+@pytest.fixture()
+def fixture(tmp_path):
+    data, reports = tmp_path / "data", tmp_path / "reports"
+    rng = np.random.default_rng(0)
+    with FrameWriter(data / "frames" / "vid.h5", S, 30) as fw:
+        for _ in range(T):
+            fw.append(rng.integers(0, 255, (S, S, 3), dtype=np.uint8))
+    with PoseWriter(data / "pose" / "vid.h5", S, 30, "test", "0") as pw:
+        mask = np.zeros((S, S), np.uint8)
+        mask[10:40, 15:30] = 255
+        for _ in range(T):
+            pw.append(np.zeros((133, 3), np.float32), True, mask, (mask > 0).astype(np.uint8))
+    metrics = {"vid": {}, MEAN_KEY: {}}
+    for i, v in enumerate(VARIANTS):
+        metrics["vid"][v] = {**_scores(100.0 + 10 * i),
+                             "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True}}
+        metrics[MEAN_KEY][v] = {**_scores(100.0 + 10 * i), "videos": 1}
+        with h5py.File((data / "infer" / "vid").mkdir(parents=True, exist_ok=True) or
+                       data / "infer" / "vid" / f"{v}.h5", "w") as f:
+            f["pairs_out"] = rng.integers(0, 255, (5, R, R, 3), dtype=np.uint8)
+            f["pairs_index"] = np.array([[0, 10], [1, 11], [2, 10], [3, 11], [4, 10]])
+        tsv = reports / "train" / "vid" / v / "plots" / "metrics" / "train"
+        tsv.mkdir(parents=True)
+        pd.DataFrame({"timestamp": [0, 1, 2], "step": [0, 1, 2], "g_total": [3.0, 2.0, 1.5]}).to_csv(
+            tsv / "g_total.tsv", sep="\t", index=False)
+        tdir = data / "transfer" / "vid" / v / "ref"
+        tdir.mkdir(parents=True)
+        (tdir / "stats.json").write_text(json.dumps(
+            {"frames": 9, "reused_pose_frames": 2, "retarget_scale": 1.25}))
+        import cv2
+        cv2.imwrite(str(tdir / "stills.png"), np.zeros((R * 2, R * 3, 3), np.uint8))
+        with VideoWriter(tdir / "side_by_side.mp4") as w:
+            for _ in range(3):
+                w.write(np.zeros((R, 2 * R, 3), np.uint8))
+    reports.mkdir(exist_ok=True)
+    (reports / "metrics.json").write_text(json.dumps(metrics))
+    pd.DataFrame({"video": "vid", "variant": np.repeat(VARIANTS, 4), "frame": np.tile(range(4), 3),
+                  "novelty": rng.random(12), "ssim": rng.random(12)}).to_csv(reports / "novelty.csv", index=False)
+    (data / "sp" / "vid").mkdir(parents=True)
+    (data / "sp" / "vid" / "metrics.json").write_text(json.dumps({"iou": 0.71, "kp_error_px": 4.2, "pck": 0.9}))
+    return ReportInputs(["vid"], ["ref"], VARIANTS, data, reports)
+
+
+def test_report_renders_tables_figures_and_videos(fixture):
+    readme = build_report(fixture)
+    text = readme.read_text()
+    # the three tables in the paper's row order with the fixture's numbers
+    t1 = text.split("**Table 1.")[1].split("**Table 2.")[0]
+    assert t1.index("pix2pixHD") < t1.index("Ours-baseline") < t1.index("| Ours |")
+    assert "| Ours | 100.00 | 28.131 | 0.8000 |" in t1
+    assert "| pix2pixHD | 120.00 |" in t1
+    assert "| Ours | 50.00 | 20.00 |" in text.split("**Table 3.")[1]
+    assert "without the perceptual loss" in text                       # vgg_used: false is shown
+    assert "| vid | 0.710 | 4.20 | 0.900 |" in text                      # L_SP net scores
+    assert "| 9 | 2 | 1.25 |" in text                                    # transfer stats incl. reused poses
+    figures = fixture.reports / "figures"
+    for name in ("test_results_vid.png", "novelty.png", "training_vid.png", "transfer_vid_ours_ref.png"):
+        assert (figures / name).stat().st_size > 1000 or name.startswith("transfer")
+        assert f"figures/{name}" in text
+    assert (fixture.reports / "videos" / "vid_ours_ref_side_by_side.mp4").is_file()
+    assert "videos/vid_ours_ref_side_by_side.mp4" in text
+
+
+def test_missing_input_is_one_line_error(fixture):
+    (fixture.reports / "novelty.csv").unlink()
+    with pytest.raises(DanceGenError, match="novelty.csv: not found"):
+        build_report(fixture)
+    assert not (fixture.reports / "README.md").exists()
+
+
+def test_metric_tables_skip_absent_variants():
+    text = metric_tables({"ours": _scores(100.0)}, ["pix2pixhd", "ours"])
+    assert "pix2pixHD" not in text and "| Ours |" in text
