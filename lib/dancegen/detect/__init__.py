@@ -1,0 +1,237 @@
+"""Pose detection for one video: canonical keypoints, person mask and 10-part parsing per frame.
+
+:func:`detect_video` streams a frames file (:class:`dancegen.store.FrameStore`) through a backend
+and writes a pose file (:class:`dancegen.store.PoseWriter`):
+
+* ``mediapipe`` — MediaPipe Holistic tracks the body, face and hands and gives the person mask;
+* ``openpose_json`` / ``alphapose_json`` — keypoints imported from another detector's output
+  (``pose.json[<video>]``), taken from the source video's pixels and frame rate into the extracted
+  frames; the person mask comes from MediaPipe selfie segmentation, as the JSON has none.
+
+A frame is valid when the person's torso was found (:func:`is_valid`); frames without one are kept,
+marked invalid with empty mask and parsing, and counted in the summary. A video is refused when no
+frame shows a person, or when a second person is in view in many frames (:func:`second_person`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from dancegen import skeleton, video
+from dancegen.config import PoseParams
+from dancegen.detect import alphapose_json, openpose_json
+from dancegen.detect.mediapipe import (DETECTOR_NAME, DETECTOR_VERSION, HolisticDetector, PoseFinder,
+                                       SelfieSegmenter)
+from dancegen.errors import DanceGenError
+from dancegen.parsing import parse_parts
+from dancegen.skeleton import J
+from dancegen.store import FrameStore, PoseWriter
+
+TORSO_JOINTS = (J["left_shoulder"], J["right_shoulder"], J["left_hip"], J["right_hip"])
+# Confidence the four torso joints need for a frame to count as showing the person. MediaPipe's
+# visibility is a calibrated "in view" probability; OpenPose/AlphaPose scores are heatmap peaks,
+# which sit lower for joints that are plainly there.
+MEDIAPIPE_MIN_CONF = 0.5
+JSON_MIN_CONF = 0.2
+
+# The second-person check runs on a few frames a second (a static pose detection costs about as
+# much as a tracked Holistic frame) and refuses the video when it fires in this fraction of the
+# checked frames that show a person, and in at least CROWD_MIN_FRAMES of them.
+CROWD_CHECKS_PER_SECOND = 5
+CROWD_MIN_FRACTION = 0.1
+CROWD_MIN_FRAMES = 3
+# The detected person's box grows by this × the torso length before it is hidden (hair, clothes).
+CROWD_BOX_MARGIN = 0.25
+
+
+def is_valid(keypoints: np.ndarray, size: int, min_conf: float) -> bool:
+    """Whether ``keypoints: (133, 3)`` show a person: both shoulders and hips found inside the frame.
+
+    The torso carries the part transforms, the pose normalisation and the parsing, so a frame where
+    it is missing or cut off by the frame's edge is of no use for training or as a reference.
+    """
+    torso = keypoints[list(TORSO_JOINTS)]
+    inside = (torso[:, :2] >= 0.0) & (torso[:, :2] <= size)
+    return bool(np.all(torso[:, 2] >= min_conf) and np.all(inside))
+
+
+def _person_box(keypoints: np.ndarray, size: int) -> tuple[slice, slice]:
+    """Rows and columns of the box around every detected keypoint, grown by CROWD_BOX_MARGIN."""
+    pts = keypoints[keypoints[:, 2] > 0, :2]
+    grow = CROWD_BOX_MARGIN * (skeleton.body_scale(keypoints) or 0.0)
+    x0, y0 = np.clip(np.floor(pts.min(0) - grow), 0, size).astype(int)
+    x1, y1 = np.clip(np.ceil(pts.max(0) + grow), 0, size).astype(int)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def second_person(finder: PoseFinder, frame: np.ndarray, keypoints: np.ndarray) -> bool:
+    """Whether someone besides the person at ``keypoints: (133, 3)`` shows in ``frame: (S, S, 3)``.
+
+    The box around the detected person is painted grey and a fresh pose detection looks at what is
+    left: finding another whole torso there means a second person (MediaPipe finds one person per
+    image, the most prominent, so hiding the first is what lets it report the next). People who
+    overlap the first person's box by much are not found.
+    """
+    size = frame.shape[0]
+    rows, cols = _person_box(keypoints, size)
+    hidden = frame.copy()
+    hidden[rows, cols] = 127
+    other = finder.find(hidden)
+    if not is_valid(other, size, MEDIAPIPE_MIN_CONF):
+        return False
+    cx, cy = other[list(TORSO_JOINTS), :2].mean(axis=0)
+    return not (cols.start <= cx < cols.stop and rows.start <= cy < rows.stop)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[(first, last), ...]`` of the runs of True in ``flags: (T,) bool``."""
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+@dataclass(frozen=True)
+class DetectSummary:
+    """What :func:`detect_video` found. ``valid: (T,) bool``."""
+
+    valid: np.ndarray
+    seconds: float
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.valid)
+
+    @property
+    def n_invalid(self) -> int:
+        return int(np.count_nonzero(~self.valid))
+
+    @property
+    def longest_gap(self) -> tuple[int, int] | None:
+        """``(first, last)`` frame of the longest run without a person, or None."""
+        runs = _runs(~self.valid)
+        return max(runs, key=lambda r: r[1] - r[0]) if runs else None
+
+    def line(self) -> str:
+        text = f"{self.n_invalid} of {self.n_frames} frames without a person"
+        gap = self.longest_gap
+        if gap is not None:
+            text += f"; longest gap frames {gap[0]}-{gap[1]} ({gap[1] - gap[0] + 1} frames)"
+        return text + f"; {1000.0 * self.seconds / max(self.n_frames, 1):.0f} ms/frame"
+
+
+def _json_path(pose_params: PoseParams, video_name: str) -> Path:
+    if video_name not in pose_params.json:
+        raise DanceGenError("params.yaml", f"'pose.json' has no entry for video '{video_name}' "
+                            f"(needed by pose.backend {pose_params.backend})")
+    return Path(pose_params.json[video_name])
+
+
+def source_to_frames(keypoints: np.ndarray, crop, size: int) -> np.ndarray:
+    """Keypoints in source-video pixels → pixels of the extracted ``size``² frame.
+
+    ``keypoints: (..., 133, 3)``; ``crop = (x0, y0, side)``, the square the frames were cut from.
+    Undetected points (confidence 0) stay (0, 0, 0).
+    """
+    x0, y0, side = (float(c) for c in crop)
+    out = keypoints.astype(np.float32).copy()
+    out[..., 0] = (keypoints[..., 0] - x0) * size / side
+    out[..., 1] = (keypoints[..., 1] - y0) * size / side
+    out[keypoints[..., 2] <= 0] = 0.0
+    return out
+
+
+def resample_to_frames(keypoints: np.ndarray, n_frames: int) -> np.ndarray:
+    """Per-source-frame ``keypoints: (N, 133, 3)`` → ``(n_frames, 133, 3)``, nearest in time.
+
+    Assumes the N source frames and the n_frames extracted ones span the same stretch of time at
+    constant rates (the extract stage resamples the whole source video), so the source rate is
+    N / n_frames × the extracted rate and frame t shows source frame round(t · N / n_frames).
+    """
+    src = np.minimum(np.round(np.arange(n_frames) * len(keypoints) / n_frames).astype(int), len(keypoints) - 1)
+    return keypoints[src]
+
+
+def _frames_attr(frames: FrameStore, key: str):
+    if key not in frames.attrs:
+        raise DanceGenError(frames.path, f"has no '{key}' attribute, needed to align imported keypoints "
+                            "(re-run the extract stage)")
+    return frames.attrs[key]
+
+
+def load_json_keypoints(pose_params: PoseParams, video_name: str, frames: FrameStore) -> np.ndarray:
+    """Imported keypoints aligned to the frames file: ``(T, 133, 3)`` in extracted-frame pixels.
+
+    The JSON must describe every frame of the source video (OpenPose: one file per frame; AlphaPose:
+    frame indices below the source's frame count, frames without anyone may be absent).
+    """
+    path = _json_path(pose_params, video_name)
+    source = _frames_attr(frames, "source")
+    crop = _frames_attr(frames, "crop")
+    n_source = video.probe(source).n_frames
+    if pose_params.backend == "openpose_json":
+        per_frame = openpose_json.read_openpose_folder(path)
+        if len(per_frame) != n_source:
+            raise DanceGenError(path, f"has {len(per_frame)} frames but the source video {source} "
+                                f"has {n_source}")
+    else:
+        per_frame = alphapose_json.read_alphapose_file(path, n_source)
+    return resample_to_frames(source_to_frames(per_frame, crop, frames.size), len(frames))
+
+
+def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: PoseParams,
+                 video_name: str) -> DetectSummary:
+    """Detect the person in every frame of ``frames_path`` and write the pose file ``out_path``.
+
+    Raises :class:`DanceGenError` (and writes nothing) when no frame shows a person or a second
+    person is in view in many frames.
+    """
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        frames = stack.enter_context(FrameStore(frames_path))
+        if len(frames) == 0:
+            raise DanceGenError(frames_path, "has no frames")
+        if pose_params.backend == "mediapipe":
+            holistic = stack.enter_context(HolisticDetector(pose_params))
+            detector, min_conf = DETECTOR_NAME, MEDIAPIPE_MIN_CONF
+
+            def detect(t: int, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return holistic.detect(frame)
+        else:
+            imported = load_json_keypoints(pose_params, video_name, frames)
+            selfie = stack.enter_context(SelfieSegmenter())
+            detector, min_conf = f"{pose_params.backend}+mediapipe-selfie", JSON_MIN_CONF
+
+            def detect(t: int, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return imported[t], selfie.segment(frame)
+        finder = stack.enter_context(PoseFinder(pose_params))
+        writer = stack.enter_context(PoseWriter(out_path, frames.size, frames.fps, detector, DETECTOR_VERSION))
+        every = max(1, round(frames.fps / CROWD_CHECKS_PER_SECOND))
+        valid, checked, crowded = (np.zeros(len(frames), bool) for _ in range(3))
+        for t, frame in enumerate(tqdm(frames, desc=f"detect {video_name}", unit="frame")):
+            keypoints, person = detect(t, frame)
+            valid[t] = is_valid(keypoints, frames.size, min_conf)
+            mask = np.round(person * 255.0).astype(np.uint8) if valid[t] else np.zeros(person.shape, np.uint8)
+            writer.append(keypoints, valid[t], mask, parse_parts(mask, keypoints, pose_params.mask_threshold))
+            if valid[t] and t % every == 0:
+                checked[t] = True
+                crowded[t] = second_person(finder, frame, keypoints)
+        _check_people(frames_path, valid, checked, crowded)
+    return DetectSummary(valid=valid, seconds=time.perf_counter() - started)
+
+
+def _check_people(frames_path: str | Path, valid: np.ndarray, checked: np.ndarray, crowded: np.ndarray) -> None:
+    """Refuse a video without any person, or with a second person in view in many checked frames."""
+    if not valid.any():
+        raise DanceGenError(frames_path, f"no person detected in any of the {len(valid)} frames")
+    n_crowded = int(crowded.sum())
+    if n_crowded >= max(CROWD_MIN_FRAMES, CROWD_MIN_FRACTION * checked.sum()):
+        where = np.flatnonzero(crowded)
+        raise DanceGenError(frames_path, f"a second person is in view in {n_crowded} of {int(checked.sum())} "
+                            f"checked frames between frames {where[0]} and {where[-1]}; the method needs "
+                            "one person per video")

@@ -1,0 +1,27 @@
+"""Detect the person in every extracted frame: whole-body keypoints, person mask, 10-part parsing.
+
+python stages/detect.py VIDEO   reads data/frames/VIDEO.h5, writes data/pose/VIDEO.h5
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+from dancegen.cli import run_stage
+from dancegen.config import load_params
+from dancegen.detect import detect_video
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", help="name of a video listed in params.yaml")
+    video = parser.parse_args().video
+    params = load_params()
+    params.video_path(video)  # an unknown name fails here, naming params.yaml
+    summary = detect_video(Path("data/frames") / f"{video}.h5", Path("data/pose") / f"{video}.h5",
+                           params.pose, video)
+    logging.getLogger("detect").info("%s: %s", video, summary.line())
+
+
+if __name__ == "__main__":
+    run_stage("detect", main)
