@@ -115,10 +115,11 @@ class LossParams:
 class TrainSPParams:
     resolution: int = 64
     width: int = 16
-    iters: int = 300
+    iters: int = 600
     batch_size: int = 8
-    lr: float = 1e-3
-    w_heatmap: float = 100.0   # weight of the heatmap MSE beside the parsing cross-entropy
+    lr: float = 3e-3
+    w_heatmap: float = 10.0    # weight of the heatmap MSE beside the parsing cross-entropy
+    sigma: float = 0.0625      # heatmap Gaussian σ, fraction of the image side: wider learns faster
     max_frames: int = 2000     # distinct training frames held in memory, evenly spaced in time
     seed: int = 0
 
@@ -258,6 +259,20 @@ def _check(p: Params, source: str) -> None:
                       f"{2 ** (p.model.n_downsample + 1)}, got {res}")
     if p.model.ngf < 2 or p.model.ngf % 2:
         raise bad("model.ngf", f"must be an even width >= 2 (G's enhancer runs at ngf/2), got {p.model.ngf}")
+    _check_train_sp(p.train_sp, bad)
+
+
+def _check_train_sp(sp: TrainSPParams, bad) -> None:
+    if sp.resolution < 16 or sp.resolution % 16:
+        raise bad("train_sp.resolution", f"must be a multiple of 16 (SPNet halves it 4 times), got {sp.resolution}")
+    for key in ("width", "iters", "batch_size", "max_frames"):
+        if getattr(sp, key) < 1:
+            raise bad(f"train_sp.{key}", f"must be at least 1, got {getattr(sp, key)}")
+    for key in ("lr", "sigma"):
+        if getattr(sp, key) <= 0:
+            raise bad(f"train_sp.{key}", f"must be > 0, got {getattr(sp, key)}")
+    if sp.w_heatmap < 0:
+        raise bad("train_sp.w_heatmap", f"must be >= 0, got {sp.w_heatmap}")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

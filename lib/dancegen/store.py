@@ -54,6 +54,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a new empty directory beside ``path``; it replaces the directory ``path`` only if the
+    block succeeds (the old one is removed just before, since a rename cannot overwrite a full one)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.mkdir()
+        yield tmp
+        if path.exists():
+            import shutil
+
+            shutil.rmtree(path)
+
+
 def _open_h5(path: Path) -> h5py.File:
     if not path.is_file():
         raise DanceGenError(path, "not found (run the stage that makes it first: dvc repro)")

@@ -1,0 +1,74 @@
+"""Seconds per training step of one variant in one phase: generators + discriminators, one Adam update each.
+
+.venv/bin/python benchmarks/train_step.py --config demo --phase high --variant ours --steps 5
+
+``--config demo`` is params.yaml's demo setting, ``paper`` Sec. 4.2's (see params.yaml comments).
+The batch is random tensors of the right shapes and ranges: a step's cost does not depend on the
+pixels. ``--vgg`` adds the perceptual term with randomly initialised VGG19 weights (same cost as
+ImageNet's). L_SP is left out (its encoder is small next to the generators).
+"""
+
+import argparse
+import time
+
+import torch
+
+from dancegen.config import LossParams, ModelParams, TrainParams
+from dancegen.model import GeneratorConfig, GeneratorObjective, Generators, supervised_branches
+from dancegen.nets.vgg import Vgg19Features
+from dancegen.train import Phase, Ranks, Trainer, select_device
+
+CONFIGS = {
+    "demo": (ModelParams(ngf=16, n_downsample=3, n_blocks=4, n_local_blocks=2, ndf=16), 64, 128, 1),
+    "paper": (ModelParams(ngf=32, n_downsample=4, n_blocks=9, n_local_blocks=3, ndf=32), 256, 512, 4),
+}
+K = 3
+
+
+def random_batch(n: int, res: int) -> dict[str, torch.Tensor]:
+    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).repeat(n, 10, 1, 1) + 0.05 * torch.randn(n, 10, 2, 3)
+    return {"I_in": torch.rand(n, 3, res, res) * 2 - 1, "I_ref": torch.rand(n, 3, res, res) * 2 - 1,
+            "B": torch.rand(n, 3, res, res) * 2 - 1, "parsing_in": torch.randint(0, 11, (n, res, res)),
+            "theta": theta, "part_valid": torch.ones(n, 10, dtype=torch.bool),
+            "P_ref": torch.rand(n, 15 * K, res, res), "H_ref": (torch.rand(n, 1, res, res) > 0.5).float()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=CONFIGS, default="demo")
+    parser.add_argument("--phase", choices=("low", "high"), default="high")
+    parser.add_argument("--variant", choices=("ours", "ours_baseline", "pix2pixhd"), default="ours")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--vgg", action="store_true")
+    args = parser.parse_args()
+    model, low, high, batch_size = CONFIGS[args.config]
+    high_phase = args.phase == "high"
+    res = high if high_phase else low
+    torch.manual_seed(0)
+    device, amp = select_device("auto", 0)
+    loss = LossParams(w_sp=0.0)
+    generators = Generators(GeneratorConfig.from_params(args.variant, model, K))
+    if high_phase:
+        generators.enhance()
+    objective = GeneratorObjective(loss, Vgg19Features() if args.vgg else None, None)
+    phase = Phase(int(high_phase), args.phase, res, args.steps,
+                  model.num_d_high if high_phase else model.num_d_low, high_phase, 0)
+    trainer = Trainer(generators, supervised_branches(args.variant, loss.w_synthesis), phase, model, loss,
+                      TrainParams(batch_size=batch_size), objective, device, amp, Ranks())
+    batch = random_batch(batch_size, res)
+    wall, cpu = [], []
+    for _ in range(args.steps):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        trainer.step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    # CPU seconds (all threads) barely move when other jobs share the cores; wall seconds do.
+    print(f"{args.config} {args.phase} {args.variant} {res}² batch {batch_size} vgg={args.vgg} "
+          f"{device.type} threads={torch.get_num_threads()}: wall s/step "
+          + " ".join(f"{t:.2f}" for t in wall) + " | cpu s/step " + " ".join(f"{t:.2f}" for t in cpu))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,470 @@
+"""Inference (paper 4.3): test-set synthesis, motion transfer from a reference video, compositing.
+
+Everything runs a trained model (:func:`dancegen.model.load_generators`) in batches under
+``torch.no_grad`` (CUDA when present) at the resolution R it was trained at. Inputs are built as
+:class:`dancegen.dataset.PairDataset` builds them, by :class:`Conditioner`, from any input frame
+of the personal video and any K-pose reference history.
+
+Infer file ``data/infer/<video>/<variant>.h5`` (:func:`infer_video`)
+  ``pairs_out``    (N, R, R, 3) uint8 RGB — I_out of every test pair, in the pairs file's order
+  ``pairs_fg``     (N, R, R, 3) uint8 RGB — Ĩ_out, the person on green (two-stage variants only)
+  ``pairs_index``  (N, 2) int64 — ``in_frame``, ``ref_frame`` of each test pair
+  ``run_out``      (M, R, R, 3) uint8 RGB — I_out of the consecutive run: reference t for every
+                   valid test frame t in order, one fixed input frame, P_ref from frames t, t−1, …
+  ``run_fg``       (M, R, R, 3) uint8 RGB — Ĩ_out of the run (two-stage variants only)
+  ``run_frames``   (M,) int64 — the run's reference frames
+  attrs: ``video``, ``variant``, ``resolution`` (R), ``K``, ``run_input_frame``, ``model`` (path),
+         ``model_meta`` (JSON: the model file's meta — steps, vgg_used, sp_used, …)
+  Image datasets are chunked one frame per chunk (gzip 1); the file appears only when complete.
+
+Transfer directory ``data/transfer/<video>/<variant>/<reference>/`` (:func:`transfer`)
+  ``result.mp4``         (R × R, 30 FPS) I_out driven by the reference video, one frame per reference frame
+  ``side_by_side.mp4``   (R × 2R) reference frame resized to R | I_out
+  ``composite.mp4``      (R × R) the generated person over a new scene (Fig. 9), see :func:`person_matte`
+  ``stills.png``         a few evenly spaced frames: reference row over result row
+  ``stats.json``         ``frames``, ``reused_pose_frames``, ``mean_nearest_pose_distance``,
+                         ``retarget_scale`` (null when retargeting is off), ``distinct_input_frames``
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from dancegen.background import load_background
+from dancegen.config import InferParams, PosemapParams
+from dancegen.dataset import resize_area, to_image_tensor
+from dancegen.errors import DanceGenError
+from dancegen.model import FINAL, SYNTHESIS, TWO_STAGE, Generators, chroma_key, load_generators
+from dancegen.pairs import read_pairs, split_frames, valid_in
+from dancegen.parts import part_affines
+from dancegen.posemaps import history_indices, stacked_pose_maps
+from dancegen.retarget import body_frame, pose_distances, retarget
+from dancegen.store import FrameStore, PoseStore, atomic_dir, atomic_path
+from dancegen.video import VideoWriter
+
+TRANSFER_FPS = 30.0
+N_STILLS = 5
+# Mattes for the composite are keyed on images averaged over KEY_POOL² pixels: the generators'
+# pixel noise otherwise speckles them. pix2pixhd has no Ĩ_out: its person is keyed where I_out
+# departs from the background B by more than DIFF_THRESHOLD (RGB distance in [-1, 1]), inside
+# the current pose's shapes grown by REGION_GROW of the frame side.
+KEY_POOL = 3
+DIFF_THRESHOLD = 0.35
+DIFF_SHARPNESS = 20.0
+REGION_GROW = 1 / 16
+# Nearest-pose search against M training poses: reference poses go in blocks of _SEARCH_ROWS (an
+# (rows, M) distance matrix), compared _SEARCH_CHUNK at a time ((chunk, M, 17) temporaries).
+_SEARCH_ROWS = 512
+_SEARCH_CHUNK = 32
+
+
+@dataclass(frozen=True)
+class VideoPaths:
+    """The per-video files inference reads, by the pipeline's naming convention."""
+
+    frames: Path        # data/frames/<video>.h5
+    pose: Path          # data/pose/<video>.h5
+    pairs: Path         # data/pairs/<video>.csv
+    background: Path    # data/background/<video>/ (holds background.png)
+
+    @classmethod
+    def of(cls, video: str, data: str | Path = "data") -> VideoPaths:
+        data = Path(data)
+        return cls(data / "frames" / f"{video}.h5", data / "pose" / f"{video}.h5",
+                   data / "pairs" / f"{video}.csv", data / "background" / video)
+
+
+def model_path(video: str, variant: str, data: str | Path = "data") -> Path:
+    return Path(data) / "models" / video / variant / "model.pt"
+
+
+def inference_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_model(path: str | Path, resolution: int, device: torch.device) -> tuple[Generators, dict]:
+    """The trained generators of ``path`` (eval mode, on ``device``, channels-last) and their meta.
+
+    Raises DanceGenError naming the file when it was trained at another resolution than ``resolution``.
+    """
+    generators, trained_at, meta = load_generators(path, map_location=device)
+    if trained_at != resolution:
+        raise DanceGenError(path, f"was trained at {trained_at}² but {resolution}² is asked for "
+                            "(train.high_res / train.low_res): retrain it (dvc repro)")
+    # Channels-last convolutions run about a third faster on CPU too (and use tensor cores on CUDA).
+    return generators.to(memory_format=torch.channels_last), meta
+
+
+# --------------------------------------------------------------------------- inputs and outputs
+
+
+def _two_stage(generators: Generators) -> bool:
+    return generators.config.variant in TWO_STAGE
+
+
+class Conditioner:
+    """Generator inputs for one personal video at resolution R, for any input frame and pose history.
+
+    ``sample(t_in, ref_poses)`` is the item :class:`dancegen.dataset.PairDataset` builds for a pair
+    (t_in, t_ref) whose pose history is ``ref_poses: (K, 133, 3)`` (current first, x, y,
+    confidence in pixels of this video's S×S frames) — without I_ref and H_ref, which inference
+    lacks. The input frame's image and parsing are kept between calls with the same ``t_in``.
+    """
+
+    def __init__(self, frames: FrameStore, pose: PoseStore, background: np.ndarray, resolution: int,
+                 posemap: PosemapParams):
+        if len(frames) != len(pose) or frames.size != pose.size:
+            raise DanceGenError(pose.path, f"has {len(pose)} frames of {pose.size}² but {frames.path} "
+                                f"has {len(frames)} of {frames.size}² (re-run detect)")
+        self.frames, self.pose = frames, pose
+        self.size, self.resolution, self.posemap = frames.size, resolution, posemap
+        self.background = to_image_tensor(resize_area(background, resolution))   # (3, R, R)
+        self._input: tuple[int, torch.Tensor, torch.Tensor] | None = None
+
+    def _input_frame(self, t_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._input is None or self._input[0] != t_in:
+            r = self.resolution
+            parsing = cv2.resize(self.pose.parsing(t_in), (r, r), interpolation=cv2.INTER_NEAREST)
+            self._input = (t_in, to_image_tensor(resize_area(self.frames[t_in], r)),
+                           torch.from_numpy(parsing.astype(np.int64)))
+        return self._input[1], self._input[2]
+
+    def sample(self, t_in: int, ref_poses: np.ndarray) -> dict[str, torch.Tensor]:
+        image, parsing = self._input_frame(t_in)
+        theta, part_valid = part_affines(self.pose.keypoints[t_in], ref_poses[0], self.size,
+                                         self.posemap.min_conf)
+        pose_maps = stacked_pose_maps(ref_poses, self.size, self.resolution, self.posemap)
+        return {"I_in": image, "parsing_in": parsing, "theta": torch.from_numpy(theta),
+                "part_valid": torch.from_numpy(part_valid), "P_ref": torch.from_numpy(pose_maps),
+                "B": self.background}
+
+
+@dataclass
+class Generated:
+    """One batch of generator outputs, ``(B, R, R, 3) uint8 RGB`` images and ``(B, R, R)`` mattes."""
+
+    final: np.ndarray               # I_out
+    synthesis: np.ndarray | None    # Ĩ_out on green (two-stage variants), else None
+    matte: np.ndarray               # float32 in [0, 1]: the generated person, see person_matte
+
+    @property
+    def person(self) -> np.ndarray:
+        """The image the matte cuts the person out of: Ĩ_out without green spill, or I_out for pix2pixhd."""
+        return self.final if self.synthesis is None else despill_green(self.synthesis)
+
+
+def despill_green(images: np.ndarray) -> np.ndarray:
+    """Green no stronger than the larger of red and blue, ``(..., 3) uint8 RGB``: removes the screen's
+    cast from the edge and noise pixels of a keyed person. Colours where green does not dominate
+    are unchanged; green clothes turn grey, the price of any green key."""
+    out = images.copy()
+    out[..., 1] = np.minimum(images[..., 1], np.maximum(images[..., 0], images[..., 2]))
+    return out
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``(B, 3, R, R)`` in [-1, 1] → ``(B, R, R, 3) uint8``."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def person_matte(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The generated person's soft matte ``(B, 1, R, R)`` in [0, 1], for compositing.
+
+    Two-stage variants: the chroma key of Ĩ_out (:func:`dancegen.model.chroma_key`, as H_gen of
+    eq. 2). pix2pixhd draws the person straight into the scene, so there the matte is where I_out
+    differs from the background B (a soft threshold on their RGB distance), limited to the current
+    pose's part and landmark shapes grown by :data:`REGION_GROW` of the side. It misses person
+    pixels of the background's colour and keeps generated shadows near the body. Both key the
+    images averaged over :data:`KEY_POOL`² pixels.
+    """
+    def smooth(image: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(image, KEY_POOL, stride=1, padding=KEY_POOL // 2, count_include_pad=False)
+
+    if SYNTHESIS in outputs:
+        return chroma_key(smooth(outputs[SYNTHESIS]))
+    distance = (smooth(outputs[FINAL] - batch["B"]) ** 2).sum(1, keepdim=True).add(1e-6).sqrt()
+    differs = torch.sigmoid(DIFF_SHARPNESS * (distance - DIFF_THRESHOLD))
+    side = batch["P_ref"].shape[-1]
+    grow = 2 * round(side * REGION_GROW) + 1
+    region = (batch["P_ref"][:, :15].amax(1, keepdim=True) > 0.05).float()
+    region = F.max_pool2d(region, grow, stride=1, padding=grow // 2)
+    return differs * region
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 and t.is_floating_point() else t
+
+
+@torch.no_grad()
+def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], device: torch.device) -> Generated:
+    """Run the generators on a list of :class:`Conditioner` samples as one batch."""
+    batch = {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
+    outputs = generators(batch)
+    synthesis = _to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
+    matte = person_matte(outputs, batch)[:, 0].float().cpu().numpy()
+    return Generated(_to_uint8(outputs[FINAL]), synthesis, matte)
+
+
+def batched(items: Iterable, n: int) -> Iterator[list]:
+    """Consecutive lists of ``n`` items (the last may be shorter)."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _FrameDatasets:
+    """Appendable per-frame datasets of one open HDF5 file, one frame per chunk."""
+
+    def __init__(self, file: h5py.File):
+        self.file = file
+
+    def create(self, name: str, frame_shape: tuple[int, ...], dtype) -> None:
+        image = len(frame_shape) >= 2
+        self.file.create_dataset(name, (0, *frame_shape), maxshape=(None, *frame_shape), dtype=dtype,
+                                 chunks=(1, *frame_shape) if image else (1024, *frame_shape),
+                                 **(dict(compression="gzip", compression_opts=1) if image else {}))
+
+    def append(self, name: str, values: np.ndarray) -> None:
+        ds = self.file[name]
+        n = ds.shape[0]
+        ds.resize(n + len(values), axis=0)
+        ds[n:] = values
+
+
+# --------------------------------------------------------------------------- the test set
+
+
+def pose_history(keypoints: np.ndarray, valid: np.ndarray, t: int, K: int) -> np.ndarray:
+    """``(K, 133, 3)`` poses of frames t, t−1, … (:func:`dancegen.posemaps.history_indices`)."""
+    return keypoints[history_indices(t, valid, K)]
+
+
+def consecutive_test_frames(valid: np.ndarray, train_fraction: float) -> np.ndarray:
+    """The consecutive run: every valid frame of the test split, in order ``(M,) int64``."""
+    test = split_frames(len(valid), train_fraction)[1]
+    return valid_in(valid, test).astype(np.int64)
+
+
+def infer_video(out_path: str | Path, video: str, paths: VideoPaths, model_file: str | Path, resolution: int,
+                posemap: PosemapParams, train_fraction: float, batch_size: int) -> dict:
+    """Synthesize the test pairs and the consecutive test run of one video (infer file, module docstring).
+
+    Returns counts: ``pairs``, ``run_frames``.
+    """
+    device = inference_device()
+    generators, meta = load_model(model_file, resolution, device)
+    table = read_pairs(paths.pairs)
+    test_pairs = table[table["split"] == "test"][["in_frame", "ref_frame"]].to_numpy(np.int64)
+    if not len(test_pairs):
+        raise DanceGenError(paths.pairs, "has no test pairs")
+    with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
+        cond = Conditioner(frames, pose, load_background(paths.background), resolution, posemap)
+        if not pose.valid[test_pairs.ravel()].all():
+            raise DanceGenError(paths.pairs, f"names test frames without a valid pose in {paths.pose}")
+        run = consecutive_test_frames(pose.valid, train_fraction)
+        jobs = {"pairs": [(int(a), int(b)) for a, b in test_pairs],
+                "run": [(int(run[0]), int(t)) for t in run]}
+        fg = _two_stage(generators)
+        with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
+            out = _FrameDatasets(f)
+            f.create_dataset("pairs_index", data=test_pairs)
+            f.create_dataset("run_frames", data=run)
+            for name, pairs in jobs.items():
+                out.create(f"{name}_out", (resolution, resolution, 3), np.uint8)
+                if fg:
+                    out.create(f"{name}_fg", (resolution, resolution, 3), np.uint8)
+                for chunk in tqdm(list(batched(pairs, batch_size)), desc=f"infer {name}", unit="batch"):
+                    samples = [cond.sample(t_in, pose_history(pose.keypoints, pose.valid, t_ref, posemap.K))
+                               for t_in, t_ref in chunk]
+                    result = generate(generators, samples, device)
+                    out.append(f"{name}_out", result.final)
+                    if fg:
+                        out.append(f"{name}_fg", result.synthesis)
+            f.attrs.update(video=video, variant=generators.config.variant, resolution=resolution,
+                           K=posemap.K, run_input_frame=int(run[0]), model=str(model_file),
+                           model_meta=json.dumps(meta))
+    return {"pairs": len(test_pairs), "run_frames": len(run)}
+
+
+# --------------------------------------------------------------------------- motion transfer
+
+
+def fill_missing_poses(keypoints: np.ndarray, valid: np.ndarray, source: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Give every frame a pose: frames without one reuse the last good pose (the first good one
+    before any was seen).
+
+    ``keypoints: (T, 133, 3)``, ``valid: (T,) bool`` → (``(T, 133, 3)`` filled poses, ``(T,) bool``
+    which frames reused another's pose). Raises DanceGenError naming ``source`` when no frame has a pose.
+    """
+    good = np.flatnonzero(valid)
+    if not len(good):
+        raise DanceGenError(source, "has no frame with a detected person: nothing to transfer")
+    last_good = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
+    source_frame = np.where(last_good >= 0, last_good, good[0])
+    return keypoints[source_frame], ~np.asarray(valid, bool)
+
+
+def nearest_training_poses(query: np.ndarray, pool: np.ndarray, min_conf: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each query pose the index of the nearest ``pool`` pose and its distance, ``(Nq,)`` each.
+
+    :func:`dancegen.retarget.pose_distances` in blocks, so memory stays bounded for long videos.
+    """
+    index = np.empty(len(query), np.int64)
+    distance = np.empty(len(query), np.float64)
+    for a in range(0, len(query), _SEARCH_ROWS):
+        d = pose_distances(query[a:a + _SEARCH_ROWS], pool, min_conf, _SEARCH_CHUNK)
+        index[a:a + len(d)] = d.argmin(1)
+        distance[a:a + len(d)] = d[np.arange(len(d)), index[a:a + len(d)]]
+    return index, distance
+
+
+@dataclass(frozen=True)
+class DrivingPoses:
+    """The reference video's poses mapped into the personal video's frame."""
+
+    poses: np.ndarray       # (T, 133, 3) x, y, confidence in pixels of the personal S×S frame
+    reused: np.ndarray      # (T,) bool — frame had no detection and reuses the last good pose
+    scale: float | None     # retarget scale (target height / reference height); None when off
+
+
+def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: int, use_retarget: bool,
+                  min_conf: float) -> DrivingPoses:
+    """Fill the reference's missing poses, then retarget them onto the target's body
+    (:mod:`dancegen.retarget`) or, with retargeting off, only rescale them to the target's frame size."""
+    filled, reused = fill_missing_poses(ref_pose.keypoints, ref_pose.valid, ref_pose.path)
+    if not use_retarget:
+        scaled = filled.copy()
+        scaled[..., :2] *= target_size / ref_pose.size
+        return DrivingPoses(scaled, reused, None)
+    target = body_frame(target_poses, min_conf)
+    ref = body_frame(ref_pose.keypoints[ref_pose.valid], min_conf)
+    for frame, source in ((target, "the personal training frames"), (ref, ref_pose.path)):
+        if frame is None:
+            raise DanceGenError(ref_pose.path, f"cannot retarget: no frame of {source} shows a whole "
+                                "body (head and feet); set infer.retarget: false")
+    return DrivingPoses(retarget(filled, ref, target), reused, target.height / ref.height)
+
+
+def load_scene(path: str | Path, size: int) -> np.ndarray:
+    """The composite's new background: the image's central square, resized → ``(size, size, 3) uint8 RGB``."""
+    path = Path(path)
+    if not str(path) or path == Path("."):
+        raise DanceGenError("params.yaml", "'infer.background_image' is empty: name an image for the composite")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+    if image is None:
+        raise DanceGenError(path, "not found or not an image (infer.background_image; "
+                            "the demo stage writes data/demo/scene.png)")
+    h, w = image.shape[:2]
+    side = min(h, w)
+    square = image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+    return cv2.cvtColor(resize_area(square, size), cv2.COLOR_BGR2RGB)
+
+
+def composite(person: np.ndarray, matte: np.ndarray, scene: np.ndarray, edge_blur: float) -> np.ndarray:
+    """``person`` over ``scene`` through ``matte`` softened by a Gaussian of ``edge_blur`` px (Fig. 9).
+
+    ``person, scene: (R, R, 3) uint8``, ``matte: (R, R)`` in [0, 1] → ``(R, R, 3) uint8``. Around
+    the person, ``person`` shows the green screen (or its old scene); the soft edge would mix that
+    in as a coloured halo, so there the layer takes the person's own colours spread outwards
+    (normalised convolution, twice as wide as the edge) instead.
+    """
+    matte = np.clip(matte.astype(np.float32), 0.0, 1.0)
+    reach = 2.0 * max(edge_blur, 1.0)
+    weight = cv2.GaussianBlur(matte, (0, 0), reach)[..., None]
+    spread = cv2.GaussianBlur(person.astype(np.float32) * matte[..., None], (0, 0), reach) / np.maximum(weight, 1e-3)
+    layer = matte[..., None] * person + (1.0 - matte[..., None]) * spread
+    alpha = cv2.GaussianBlur(matte, (0, 0), edge_blur) if edge_blur > 0 else matte
+    alpha = alpha[..., None]
+    return np.clip(np.rint(alpha * layer + (1.0 - alpha) * scene), 0, 255).astype(np.uint8)
+
+
+def stills_strip(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """``[(reference, result)]`` of ``(R, R, 3)`` images → ``(2R, nR, 3)``: references over results."""
+    return np.concatenate([np.concatenate([ref, out], axis=0) for ref, out in pairs], axis=1)
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise DanceGenError(path, "could not be written")
+
+
+@dataclass(frozen=True)
+class TransferPaths:
+    model: Path          # data/models/<video>/<variant>/model.pt
+    personal: VideoPaths
+    ref_frames: Path     # data/frames/<reference>.h5
+    ref_pose: Path       # data/pose/<reference>.h5
+    scene: Path          # the composite's background image (infer.background_image)
+
+
+def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap: PosemapParams,
+             infer: InferParams, train_fraction: float) -> dict:
+    """Drive the personal model with every frame of a reference video (transfer directory, module docstring).
+
+    I_in of each frame is the personal training frame whose pose is nearest to the (retargeted)
+    reference pose; P_ref stacks it with the K−1 previous reference poses. Videos are encoded as
+    the frames come. Returns the stats written to ``stats.json``.
+    """
+    out_dir = Path(out_dir)
+    device = inference_device()
+    generators, _ = load_model(paths.model, resolution, device)
+    scene = load_scene(paths.scene, resolution)
+    with FrameStore(paths.personal.frames) as frames, PoseStore(paths.personal.pose) as pose, \
+            FrameStore(paths.ref_frames) as ref_frames, PoseStore(paths.ref_pose) as ref_pose:
+        if len(ref_frames) != len(ref_pose):
+            raise DanceGenError(paths.ref_pose, f"has {len(ref_pose)} frames but {paths.ref_frames} "
+                                f"has {len(ref_frames)} (re-run detect)")
+        train_frames = valid_in(pose.valid, split_frames(len(pose), train_fraction)[0])
+        pool = pose.keypoints[train_frames]
+        driving = driving_poses(ref_pose, pool, pose.size, infer.retarget, posemap.min_conf)
+        n = len(ref_pose) if infer.max_frames == 0 else min(infer.max_frames, len(ref_pose))
+        nearest, distance = nearest_training_poses(driving.poses[:n], pool, posemap.min_conf)
+        cond = Conditioner(frames, pose, load_background(paths.personal.background), resolution, posemap)
+        with atomic_dir(out_dir) as tmp:
+            _render_transfer(tmp, generators, cond, driving.poses[:n], train_frames[nearest], ref_frames,
+                             scene, infer, posemap.K, device)
+            stats = {"frames": n, "reused_pose_frames": int(driving.reused[:n].sum()),
+                     "mean_nearest_pose_distance": float(np.mean(distance)),
+                     "retarget_scale": driving.scale,
+                     "distinct_input_frames": int(len(np.unique(nearest)))}
+            (tmp / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    return stats
+
+
+def _render_transfer(out: Path, generators: Generators, cond: Conditioner, poses: np.ndarray,
+                     inputs: np.ndarray, ref_frames: FrameStore, scene: np.ndarray, infer: InferParams,
+                     K: int, device: torch.device) -> None:
+    """Generate frame by frame in batches and stream them into the three videos; collect the stills."""
+    n, r = len(poses), cond.resolution
+    all_valid = np.ones(n, bool)
+    still_at = set(np.linspace(0, n - 1, min(N_STILLS, n)).round().astype(int).tolist())
+    stills = []
+    with VideoWriter(out / "result.mp4", TRANSFER_FPS) as result, \
+            VideoWriter(out / "side_by_side.mp4", TRANSFER_FPS) as side, \
+            VideoWriter(out / "composite.mp4", TRANSFER_FPS) as comp:
+        for chunk in tqdm(list(batched(range(n), infer.batch_size)), desc="transfer", unit="batch"):
+            samples = [cond.sample(int(inputs[t]), poses[history_indices(t, all_valid, K)]) for t in chunk]
+            gen = generate(generators, samples, device)
+            for i, t in enumerate(chunk):
+                reference = resize_area(ref_frames[t], r)
+                result.write(gen.final[i])
+                side.write(np.concatenate([reference, gen.final[i]], axis=1))
+                comp.write(composite(gen.person[i], gen.matte[i], scene, infer.edge_blur))
+                if t in still_at:
+                    stills.append((reference, gen.final[i]))
+    _write_png(out / "stills.png", stills_strip(stills))

@@ -1,0 +1,540 @@
+"""Training of one variant on one personal video: the loop, checkpoints and resume, DDP, DVCLive.
+
+Schedule (Sec. 4.2, pix2pixHD's coarse-to-fine): phase ``low`` trains the global generators g at
+``train.low_res`` for ``train.low_iters`` steps with ``model.num_d_low``-scale discriminators;
+phase ``high`` wraps each g in G = (g, g̃) and trains at ``train.high_res`` (= 2 × low_res, the
+scale g̃ feeds g at) for ``train.high_iters`` steps with fresh ``model.num_d_high``-scale
+discriminators. One step = one Adam update of all generators and one of all discriminators, both
+from the same discriminators' scores (pix2pixHD's order).
+
+Files (written by rank 0 only, each atomically):
+  ``<checkpoint_dir>/checkpoint.pt``  networks, optimisers, grad scaler, phase and step, the
+        logging window, RNG states of python / numpy / torch (+ CUDA), and a fingerprint of the
+        params and data it belongs to. Written every ``train.checkpoint_every`` steps and at the end
+        of each phase. A run finding a checkpoint with its own fingerprint resumes from it (the
+        data order is a pure function of seed, phase and step, so a resumed run repeats the
+        uninterrupted one); with another fingerprint it starts afresh.
+  ``<model_path>``  the final generators (:func:`dancegen.model.save_generators`).
+  ``<log_dir>/``    DVCLive: ``metrics.json`` (last logged values, ``vgg_used``, ``sp_used``,
+        seconds per step), ``plots/metrics/**.tsv`` (every loss term, mean over ``train.log_every``
+        steps), ``plots/images/samples/<step>.png`` (I_in | T | Ĩ_out | I_comb | I_out | I_ref rows).
+
+Devices: CUDA when present (autocast in ``train.precision``: auto = bf16 where supported, else
+fp16 with a grad scaler; channels-last tensors), else CPU in fp32. Several processes under
+``torchrun`` train data-parallel (DistributedDataParallel, NCCL on CUDA, gloo on CPU), each on its
+own shard of every epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from dancegen.config import LossParams, ModelParams, PosemapParams, TrainParams
+from dancegen.dataset import PairDataset
+from dancegen.errors import DanceGenError
+from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, VARIANTS, Critics, GeneratorConfig,
+                            GeneratorObjective, Generators, save_generators, supervised_branches,
+                            targets)
+from dancegen.nets.sp_encoder import load_sp
+from dancegen.nets.vgg import load_vgg19
+from dancegen.store import atomic_path
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+_FORMAT = "dancegen-train-checkpoint-1"
+SAMPLE_ROWS = 4
+# Params that change how a run reports, not what it computes: a checkpoint survives edits to them.
+_REPORTING_KEYS = ("variants", "workers", "checkpoint_every", "log_every", "sample_every")
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    """Inputs and outputs of one training run."""
+
+    frames: Path        # data/frames/<video>.h5
+    pose: Path          # data/pose/<video>.h5
+    pairs: Path         # data/pairs/<video>.csv
+    background: Path    # data/background/<video>/ (holds background.png)
+    sp: Path            # data/sp/<video>/sp.pt, read when loss.w_sp > 0
+    model: Path         # data/models/<video>/<variant>/model.pt
+    checkpoints: Path   # data/checkpoints/<video>/<variant>/
+    logs: Path          # reports/train/<video>/<variant>/
+
+
+@dataclass(frozen=True)
+class Phase:
+    index: int
+    name: str
+    resolution: int
+    iters: int
+    num_d: int
+    enhanced: bool      # generators are G = (g, g̃)
+    first_step: int     # global step number before this phase's first step
+
+
+def phases(train: TrainParams, model: ModelParams) -> list[Phase]:
+    """The low- and high-resolution phases that have iterations, in order."""
+    out, first = [], 0
+    plan = (("low", train.low_res, train.low_iters, model.num_d_low, False),
+            ("high", train.high_res, train.high_iters, model.num_d_high, True))
+    for index, (name, res, iters, num_d, enhanced) in enumerate(plan):
+        if iters > 0:
+            out.append(Phase(index, name, res, iters, num_d, enhanced, first))
+            first += iters
+    return out
+
+
+def check_schedule(train: TrainParams) -> None:
+    """Raise DanceGenError (params.yaml) on a schedule the generators cannot follow."""
+    if train.low_iters < 0 or train.high_iters < 0 or train.low_iters + train.high_iters == 0:
+        raise DanceGenError("params.yaml", "'train.low_iters' and 'train.high_iters' must be >= 0 "
+                            "and not both 0")
+    if train.low_iters and train.high_iters and train.high_res != 2 * train.low_res:
+        raise DanceGenError("params.yaml", f"'train.high_res' must be twice 'train.low_res' (G runs its "
+                            f"g on the input halved), got {train.high_res} and {train.low_res}")
+    for key in ("checkpoint_every", "log_every", "sample_every"):
+        if getattr(train, key) < 1:
+            raise DanceGenError("params.yaml", f"'train.{key}' must be at least 1")
+
+
+# --------------------------------------------------------------------------- processes, devices
+
+
+@dataclass(frozen=True)
+class Ranks:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Ranks:
+    """Join the process group ``torchrun`` describes in the environment; one process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Ranks()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return Ranks(dist.get_rank(), dist.get_world_size(), local_rank)
+
+
+def select_device(precision: str, local_rank: int) -> tuple[torch.device, torch.dtype | None]:
+    """(device, autocast dtype or None for fp32): CUDA with ``precision``, else CPU fp32."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), None
+    device = torch.device("cuda", local_rank)
+    if precision == "auto":
+        return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return device, {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+# --------------------------------------------------------------------------- data
+
+
+class PairStream(Sampler[int]):
+    """Endless dataset indices for one rank: epoch e is :class:`DistributedSampler`'s shuffle for
+    (seed, e), and the stream starts ``skip`` indices in, so a resumed run continues the order."""
+
+    def __init__(self, dataset: Dataset, seed: int, ranks: Ranks, skip: int):
+        self.epochs = DistributedSampler(dataset, num_replicas=ranks.world, rank=ranks.rank,
+                                         shuffle=True, seed=seed)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, offset = divmod(self.skip, len(self.epochs))
+        while True:
+            self.epochs.set_epoch(epoch)
+            yield from list(self.epochs)[offset:]
+            epoch, offset = epoch + 1, 0
+
+
+def batches(dataset: Dataset, train: TrainParams, phase: Phase, ranks: Ranks, start_step: int,
+            pin: bool) -> Iterator[dict[str, torch.Tensor]]:
+    sampler = PairStream(dataset, train.seed + phase.index, ranks, start_step * train.batch_size)
+    # The loader's own generator seeds its workers, so creating it never draws from the global RNG
+    # (a resumed run creates it at another point of the RNG stream than the uninterrupted run).
+    loader = DataLoader(dataset, batch_size=train.batch_size, sampler=sampler, num_workers=train.workers,
+                        pin_memory=pin, generator=torch.Generator().manual_seed(train.seed))
+    return iter(loader)
+
+
+# --------------------------------------------------------------------------- one step
+
+
+class NonFiniteLoss(ArithmeticError):
+    def __init__(self, term: str, value: float):
+        super().__init__(f"loss term '{term}' is {value}")
+        self.term, self.value = term, value
+
+
+class Trainer:
+    """Generators + discriminators of one phase, their optimisers and the update step."""
+
+    def __init__(self, generators: Generators, branches: tuple[str, ...], phase: Phase,
+                 model: ModelParams, loss: LossParams, train: TrainParams, objective: GeneratorObjective,
+                 device: torch.device, amp_dtype: torch.dtype | None, ranks: Ranks):
+        self.generators, self.branches, self.device = generators, branches, device
+        self.amp_dtype, self.ranks = amp_dtype, ranks
+        self.channels_last = device.type == "cuda"
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.critics = Critics(branches, generators.config.pose_channels, model, phase.num_d,
+                               loss.w_gp).to(device, memory_format=fmt)
+        self.generators.to(device, memory_format=fmt)
+        self.objective = objective.to(device)
+        if ranks.world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.g_run = DistributedDataParallel(self.generators, device_ids=ids)
+            self.d_run = DistributedDataParallel(self.critics, device_ids=ids)
+        else:
+            self.g_run, self.d_run = self.generators, self.critics
+        # The fused kernel takes a third of the time of the per-tensor loop on CPU too.
+        adam = dict(lr=train.lr, betas=(train.beta1, train.beta2), fused=True)
+        self.opt_g = torch.optim.Adam(self.generators.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.critics.parameters(), **adam)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = {}
+        for k, v in batch.items():
+            v = v.to(self.device, non_blocking=True)
+            if self.channels_last and v.ndim == 4 and v.is_floating_point():
+                v = v.contiguous(memory_format=torch.channels_last)
+            out[k] = v
+        return out
+
+    def _mean_over_ranks(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+        values = torch.stack([t.detach().float() for t in terms.values()])
+        if self.ranks.world > 1:
+            dist.all_reduce(values)
+            values /= self.ranks.world
+        return dict(zip(terms, values.tolist()))
+
+    def step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float], dict, dict]:
+        """One update → (loss terms averaged over ranks, outputs, the batch on the device).
+
+        Raises :class:`NonFiniteLoss` before touching any weight if a term is NaN or infinite.
+        """
+        batch = self._to_device(batch)
+        cond = batch["P_ref"]
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            outputs = self.g_run(batch)
+            reals = targets(batch, self.branches)
+            fakes = {name: outputs[name] for name in self.branches}
+            d_loss, d_terms, real_outputs = self.d_run(
+                reals, {name: f.detach() for name, f in fakes.items()}, cond)
+            g_loss, g_terms = self.objective(self.critics, reals, fakes, real_outputs, cond)
+        monitor = {f"{FINAL}/l1": (outputs[FINAL].detach().float() - batch["I_ref"]).abs().mean()}
+        # Components before totals, so a NaN is reported by the term it started in.
+        values = self._mean_over_ranks({**g_terms, **d_terms, **monitor, "g_total": g_loss, "d_total": d_loss})
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise NonFiniteLoss(name, value)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(g_loss).backward()
+        self.scaler.scale(d_loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.step(self.opt_d)
+        self.scaler.update()
+        return values, outputs, batch
+
+    def state_dict(self) -> dict:
+        return {"generators": self.generators.state_dict(), "critics": self.critics.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generators.load_state_dict(state["generators"])
+        self.critics.load_state_dict(state["critics"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler.load_state_dict(state["scaler"])
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def require_inputs(paths: TrainPaths, use_sp: bool) -> None:
+    """Raise DanceGenError naming the first input file of ``paths`` that is missing."""
+    needed = [paths.frames, paths.pose, paths.pairs, paths.background / "background.png"]
+    for path in needed + ([paths.sp] if use_sp else []):
+        if not path.is_file():
+            raise DanceGenError(path, "not found (run the stages before train first: dvc repro)")
+
+
+def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
+                posemap: PosemapParams, paths: TrainPaths, use_sp: bool) -> str:
+    """Hash of what a run computes: variant, params (but reporting knobs), pairs and data sizes."""
+    train_keys = {k: v for k, v in dataclasses.asdict(train).items() if k not in _REPORTING_KEYS}
+    data = {"pairs": hashlib.sha256(paths.pairs.read_bytes()).hexdigest(),
+            "sizes": [p.stat().st_size for p in (paths.frames, paths.pose, paths.background / "background.png")]}
+    if use_sp:
+        data["sp"] = hashlib.sha256(paths.sp.read_bytes()).hexdigest()
+    blob = json.dumps({"variant": variant, "model": dataclasses.asdict(model), "train": train_keys,
+                       "loss": dataclasses.asdict(loss), "posemap": dataclasses.asdict(posemap),
+                       "data": data}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, trainer: Trainer, phase: Phase, step: int, window: dict, fp: str) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"format": _FORMAT, "fingerprint": fp, "phase": phase.index, "step": step,
+                    "window": window, "rng": _rng_state(), **trainer.state_dict()}, tmp)
+
+
+def load_checkpoint(path: Path, fp: str, device: torch.device) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to this run (same fingerprint), else None."""
+    if not path.is_file():
+        return None
+    try:
+        # Our own file, holding numpy and python RNG states besides tensors.
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # torch raises pickle, zip and runtime errors alike for a damaged file
+        raise DanceGenError(path, f"not a readable checkpoint ({type(err).__name__}); delete it to "
+                            "start afresh") from None
+    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        raise DanceGenError(path, "not a dancegen training checkpoint; delete it to start afresh")
+    if state["fingerprint"] != fp:
+        log.info("checkpoint %s is from other params or data: starting afresh", path)
+        return None
+    state["rng"]["torch"] = state["rng"]["torch"].cpu()
+    if "cuda" in state["rng"]:
+        state["rng"]["cuda"] = [s.cpu() for s in state["rng"]["cuda"]]
+    return state
+
+
+# --------------------------------------------------------------------------- logging
+
+
+def _to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) in [-1, 1] → uint8 (..., H, W, 3)."""
+    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).movedim(-3, -1)
+
+
+def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor], variant: str) -> np.ndarray:
+    """Up to SAMPLE_ROWS rows of I_in | T | Ĩ_out | I_comb | I_out | I_ref (two-stage) or
+    I_in | P_ref | I_out | I_ref (pix2pixhd) → ``(rows·R, cols·R, 3) uint8`` RGB."""
+    n = min(SAMPLE_ROWS, batch["I_in"].shape[0])
+    if variant in TWO_STAGE:
+        T = outputs["T"][:n]
+        parts = T.reshape(n, -1, 3, *T.shape[-2:]).sum(1)    # parts barely overlap; gaps stay 0 (grey)
+        columns = [batch["I_in"][:n], parts, outputs[SYNTHESIS][:n], outputs["comb"][:n]]
+    else:
+        pose = batch["P_ref"][:n, :15].amax(1, keepdim=True).expand(-1, 3, -1, -1) * 2 - 1
+        columns = [batch["I_in"][:n], pose]
+    columns += [outputs[FINAL][:n], batch["I_ref"][:n]]
+    grid = torch.cat([c.detach().float().cpu() for c in columns], dim=-1)   # (n, 3, R, cols·R)
+    return _to_uint8(torch.cat(list(grid), dim=-2)).numpy()
+
+
+def _truncate_history(log_dir: Path, last_step: int) -> None:
+    """Drop logged rows and sample images after ``last_step`` (they came after the checkpoint)."""
+    for tsv in (log_dir / "plots" / "metrics").rglob("*.tsv"):
+        header, *rows = tsv.read_text().splitlines()
+        column = header.split("\t").index("step")
+        kept = [r for r in rows if int(r.split("\t")[column]) <= last_step]
+        tsv.write_text("\n".join([header, *kept]) + "\n")
+    for png in (log_dir / "plots" / "images" / "samples").glob("*.png"):
+        if png.stem.isdigit() and int(png.stem) > last_step:
+            png.unlink()
+
+
+class RunLog:
+    """DVCLive on rank 0 (a no-op elsewhere): window means of the loss terms, sample grids, summary."""
+
+    def __init__(self, log_dir: Path, resume_step: int | None, enabled: bool, every: int, window: dict):
+        self.every, self.window = every, window
+        self.live = None
+        if not enabled:
+            return
+        from dvclive import Live
+
+        if resume_step is not None:
+            _truncate_history(log_dir, resume_step)
+        self.live = Live(str(log_dir), resume=resume_step is not None, save_dvc_exp=False,
+                         dvcyaml=False, report=None)
+
+    def add(self, step: int, values: dict[str, float]) -> None:
+        """Accumulate step ``step``'s terms; log their means when ``step`` is a multiple of ``every``."""
+        for name, value in values.items():
+            total, count = self.window.get(name, (0.0, 0))
+            self.window[name] = (total + value, count + 1)
+        if step % self.every:
+            return
+        if self.live is not None:
+            self.live.step = step
+            for name, (total, count) in sorted(self.window.items()):
+                self.live.log_metric(name, total / count)
+            self.live.sync()
+        self.window.clear()
+
+    def image(self, step: int, grid: np.ndarray) -> None:
+        if self.live is not None:
+            self.live.log_image(f"samples/{step:06d}.png", grid)
+
+    def finish(self, summary: dict) -> None:
+        if self.live is not None:
+            self.live.summary.update(summary)
+            self.live.end()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Frozen:
+    """The loss networks shared by all phases."""
+
+    objective: GeneratorObjective
+    vgg_used: bool
+    sp_used: bool
+
+
+def _loss_networks(loss: LossParams, sp_path: Path, device: torch.device) -> _Frozen:
+    vgg = load_vgg19(loss.vgg_weights) if loss.w_vgg > 0 else None
+    sp = load_sp(sp_path, map_location=device) if loss.w_sp > 0 else None
+    sp_res = None
+    if sp is not None:
+        sp_res = sp.meta.get("params", {}).get("resolution")
+        if not isinstance(sp_res, int):
+            raise DanceGenError(sp_path, "does not record the resolution SPNet was trained at")
+    objective = GeneratorObjective(loss, vgg, sp, sp_res)
+    return _Frozen(objective, vgg is not None, sp is not None)
+
+
+def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams,
+                loss: LossParams, posemap: PosemapParams) -> dict:
+    """Train ``variant`` (see :mod:`dancegen.model`) on the pairs of one video; returns the summary.
+
+    Writes the model, checkpoints and logs of ``paths`` (module docstring). Raises DanceGenError on
+    a bad schedule, missing inputs, or a NaN / infinite loss (naming the step and the term; the
+    checkpoint on disk is then the last good one).
+    """
+    if variant not in VARIANTS:
+        raise DanceGenError("params.yaml", f"unknown variant '{variant}' (known: {', '.join(VARIANTS)})")
+    check_schedule(train)
+    require_inputs(paths, loss.w_sp > 0)
+    ranks = init_distributed()
+    try:
+        return _train(paths, variant, model, train, loss, posemap, ranks)
+    finally:
+        if ranks.world > 1:
+            dist.destroy_process_group()
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
+           posemap: PosemapParams, ranks: Ranks) -> dict:
+    device, amp_dtype = select_device(train.precision, ranks.local_rank)
+    _seed(train.seed)
+    branches = supervised_branches(variant, loss.w_synthesis)
+    frozen = _loss_networks(loss, paths.sp, device)
+    fp = fingerprint(variant, model, train, loss, posemap, paths, frozen.sp_used)
+    ckpt_path = paths.checkpoints / CHECKPOINT_NAME
+    ckpt = load_checkpoint(ckpt_path, fp, device)
+    plan = phases(train, model)
+    generators = Generators(GeneratorConfig.from_params(variant, model, posemap.K))
+
+    resume_step = None if ckpt is None else plan_step(plan, ckpt["phase"], ckpt["step"])
+    runlog = RunLog(paths.logs, resume_step, ranks.main, train.log_every,
+                    dict(ckpt["window"]) if ckpt else {})
+    seconds = {}
+    for phase in plan:
+        if ckpt is not None and phase.index < ckpt["phase"]:
+            continue
+        if phase.enhanced and not generators.config.enhanced:
+            generators.enhance()
+        trainer = Trainer(generators, branches, phase, model, loss, train, frozen.objective, device,
+                          amp_dtype, ranks)
+        start = 0
+        if ckpt is not None and phase.index == ckpt["phase"]:
+            trainer.load_state_dict(ckpt)
+            _set_rng_state(ckpt["rng"])
+            start, ckpt = ckpt["step"], None
+            log.info("resuming %s at phase %s, step %d", variant, phase.name, start)
+        seconds[phase.name] = _run_phase(trainer, phase, start, paths, variant, train, posemap,
+                                         runlog, fp, ranks)
+    summary = {"vgg_used": frozen.vgg_used, "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
+               "steps": plan[-1].first_step + plan[-1].iters, "world_size": ranks.world,
+               "device": device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
+    if ranks.main:
+        save_generators(paths.model, generators, plan[-1].resolution,
+                        {"variant": variant, "fingerprint": fp, **summary})
+    runlog.finish(summary)
+    return summary
+
+
+def plan_step(plan: list[Phase], phase_index: int, step: int) -> int:
+    """Global step number of ``step`` steps into phase ``phase_index``."""
+    return next(p.first_step for p in plan if p.index == phase_index) + step
+
+
+def _run_phase(trainer: Trainer, phase: Phase, start: int, paths: TrainPaths, variant: str,
+               train: TrainParams, posemap: PosemapParams, runlog: RunLog, fp: str, ranks: Ranks) -> float | None:
+    """Steps ``start`` … ``phase.iters`` of one phase; returns mean seconds per step (None if none ran)."""
+    dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "train",
+                          phase.resolution, posemap)
+    stream = batches(dataset, train, phase, ranks, start, pin=trainer.device.type == "cuda")
+    ckpt_path = paths.checkpoints / CHECKPOINT_NAME
+    bar = tqdm(range(start, phase.iters), desc=f"{variant} {phase.name} {phase.resolution}²",
+               disable=not ranks.main, initial=start, total=phase.iters)
+    began = time.perf_counter()
+    for step in bar:
+        global_step = phase.first_step + step + 1
+        try:
+            values, outputs, batch = trainer.step(next(stream))
+        except NonFiniteLoss as err:
+            raise DanceGenError(ckpt_path, f"training stopped at step {global_step} ({phase.name} "
+                                f"phase): {err}; this file holds the last good checkpoint") from None
+        runlog.add(global_step, values)
+        bar.set_postfix(g=f"{values['g_total']:.3f}", d=f"{values['d_total']:.3f}", refresh=False)
+        done = step + 1
+        if ranks.main and (global_step % train.sample_every == 0 or done == phase.iters):
+            runlog.image(global_step, sample_grid(batch, outputs, variant))
+        if ranks.main and (done % train.checkpoint_every == 0 or done == phase.iters):
+            save_checkpoint(ckpt_path, trainer, phase, done, dict(runlog.window), fp)
+    ran = phase.iters - start
+    return (time.perf_counter() - began) / ran if ran else None

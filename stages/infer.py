@@ -1,0 +1,38 @@
+"""Synthesize the test set of one personal video with one trained variant.
+
+python stages/infer.py VIDEO VARIANT
+
+Reads  data/models/VIDEO/VARIANT/model.pt, data/frames/VIDEO.h5, data/pose/VIDEO.h5,
+       data/pairs/VIDEO.csv, data/background/VIDEO/
+Writes data/infer/VIDEO/VARIANT.h5 (layout: dancegen.infer)
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+from dancegen import infer
+from dancegen.cli import run_stage
+from dancegen.config import load_params
+from dancegen.errors import DanceGenError
+from dancegen.model import VARIANTS
+from dancegen.train import phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", help="name of a personal video listed in params.yaml")
+    parser.add_argument("variant", choices=VARIANTS)
+    args = parser.parse_args()
+    params = load_params()
+    if args.video not in params.personal:
+        raise DanceGenError("params.yaml", f"'{args.video}' is not listed under personal")
+    counts = infer.infer_video(
+        Path("data/infer") / args.video / f"{args.variant}.h5", args.video, infer.VideoPaths.of(args.video),
+        infer.model_path(args.video, args.variant), phases(params.train, params.model)[-1].resolution,
+        params.posemap, params.pairs.train_fraction, params.infer.batch_size)
+    logging.info("%d test pairs, %d run frames", counts["pairs"], counts["run_frames"])
+
+
+if __name__ == "__main__":
+    run_stage("infer", main)

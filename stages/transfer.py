@@ -1,0 +1,48 @@
+"""Transfer the motion of a reference video onto a personal video's person with one trained variant.
+
+python stages/transfer.py VIDEO VARIANT REFERENCE
+
+Reads  data/models/VIDEO/VARIANT/model.pt, data/frames/VIDEO.h5, data/pose/VIDEO.h5,
+       data/background/VIDEO/, data/frames/REFERENCE.h5, data/pose/REFERENCE.h5, infer.background_image
+Writes data/transfer/VIDEO/VARIANT/REFERENCE/ (result.mp4, side_by_side.mp4, composite.mp4,
+       stills.png, stats.json; layout: dancegen.infer)
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+from dancegen import infer
+from dancegen.cli import run_stage
+from dancegen.config import load_params
+from dancegen.errors import DanceGenError
+from dancegen.model import VARIANTS
+from dancegen.train import phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", help="name of a personal video listed in params.yaml")
+    parser.add_argument("variant", choices=VARIANTS)
+    parser.add_argument("reference", help="name of a video listed in params.yaml whose motion drives VIDEO")
+    args = parser.parse_args()
+    params = load_params()
+    if args.video not in params.personal:
+        raise DanceGenError("params.yaml", f"'{args.video}' is not listed under personal")
+    params.video_path(args.reference)
+    paths = infer.TransferPaths(
+        model=infer.model_path(args.video, args.variant),
+        personal=infer.VideoPaths.of(args.video),
+        ref_frames=Path("data/frames") / f"{args.reference}.h5",
+        ref_pose=Path("data/pose") / f"{args.reference}.h5",
+        scene=Path(params.infer.background_image),
+    )
+    stats = infer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
+                           phases(params.train, params.model)[-1].resolution, params.posemap, params.infer,
+                           params.pairs.train_fraction)
+    logging.info("%d frames (%d reused the last good pose), mean nearest-pose distance %.3f",
+                 stats["frames"], stats["reused_pose_frames"], stats["mean_nearest_pose_distance"])
+
+
+if __name__ == "__main__":
+    run_stage("transfer", main)

@@ -1,0 +1,226 @@
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from dancegen import skeleton
+from dancegen.background import save_background
+from dancegen.config import InferParams, PosemapParams
+from dancegen.dataset import PairDataset
+from dancegen.demo import render_video, true_background
+from dancegen.errors import DanceGenError
+from dancegen.infer import (Conditioner, TransferPaths, VideoPaths, composite, consecutive_test_frames,
+                            fill_missing_poses, generate, infer_video, load_model, person_matte, transfer)
+from dancegen.model import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
+from dancegen.pairs import make_pairs
+from dancegen.posemaps import history_indices
+from dancegen.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+
+S = 64            # frame side of the tiny clips
+R = 32            # model resolution
+N_PERSONAL = 40
+N_REFERENCE = 12
+REF_MISSING = (0, 5, 6)    # reference frames without a detection
+TRAIN_FRACTION = 0.75
+POSEMAP = PosemapParams(K=2)
+
+
+def write_clip(data: Path, name: str, role: str, n: int, missing: tuple[int, ...] = ()) -> None:
+    """Rendered demo frames with their true poses as a frames file and a pose file."""
+    with FrameWriter(data / "frames" / f"{name}.h5", S, 30) as frames, \
+            PoseWriter(data / "pose" / f"{name}.h5", S, 30, "truth", "0") as pose:
+        for t, fr in enumerate(render_video(role, n / 30, S, 30, seed=0)):
+            frames.append(fr.frame)
+            if t in missing:
+                pose.append(np.zeros((skeleton.NUM_JOINTS, 3), np.float32), False,
+                            np.zeros((S, S), np.uint8), np.zeros((S, S), np.uint8))
+            else:
+                pose.append(fr.keypoints, True, fr.mask, fr.parts)
+
+
+def save_model(path: Path, variant: str, resolution: int = R) -> Generators:
+    """An untrained tiny generator, saved the way train.py saves the trained one."""
+    torch.manual_seed(0)
+    g = Generators(GeneratorConfig(variant, pose_channels(POSEMAP.K), ngf=4, n_downsample=2, n_blocks=1,
+                                   n_local_blocks=1))
+    g.enhance()
+    save_generators(path, g, resolution, {"variant": variant, "steps": 0, "vgg_used": False, "sp_used": False})
+    return g.eval()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("data")
+    write_clip(data, "me", "personal", N_PERSONAL)
+    write_clip(data, "ref", "reference", N_REFERENCE, REF_MISSING)
+    background = true_background("personal", S, 0)
+    save_background(data / "background" / "me", background, np.ones((S, S), np.float32), N_PERSONAL, N_PERSONAL)
+    table = make_pairs(np.ones(N_PERSONAL, bool), TRAIN_FRACTION, n_train=20, n_test=6, seed=0, source="me")
+    (data / "pairs").mkdir()
+    table.to_csv(data / "pairs" / "me.csv", index=False)
+    cv2.imwrite(str(data / "scene.png"), np.full((48, 80, 3), (40, 160, 220), np.uint8))
+    for variant in ("ours", "pix2pixhd"):
+        save_model(data / "models" / variant / "model.pt", variant)
+    return data
+
+
+def transfer_paths(data: Path, variant: str, **changes) -> TransferPaths:
+    fields = dict(model=data / "models" / variant / "model.pt", personal=VideoPaths.of("me", data),
+                  ref_frames=data / "frames" / "ref.h5", ref_pose=data / "pose" / "ref.h5",
+                  scene=data / "scene.png")
+    return TransferPaths(**{**fields, **changes})
+
+
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height,r_frame_rate,nb_read_frames", "-of", "json", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["streams"][0]
+
+
+def test_conditioner_builds_the_training_sample(data):
+    paths = VideoPaths.of("me", data)
+    dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "test", R, POSEMAP)
+    with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
+        cond = Conditioner(frames, pose, true_background("personal", S, 0), R, POSEMAP)
+        for i in (0, 3):
+            item = dataset[i]
+            t_in, t_ref = int(item["in_frame"]), int(item["ref_frame"])
+            sample = cond.sample(t_in, pose.keypoints[history_indices(t_ref, pose.valid, POSEMAP.K)])
+            for key, value in sample.items():
+                assert torch.equal(value, item[key]), key
+
+
+def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
+    paths = VideoPaths.of("me", data)
+    out = tmp_path / "ours.h5"
+    counts = infer_video(out, "me", paths, data / "models" / "ours" / "model.pt", R, POSEMAP, TRAIN_FRACTION, 4)
+    assert counts == {"pairs": 6, "run_frames": 10}
+    with h5py.File(out, "r") as f:
+        assert f["pairs_out"].shape == (6, R, R, 3) and f["pairs_out"].dtype == np.uint8
+        assert f["pairs_fg"].shape == (6, R, R, 3) and f["run_fg"].shape == (10, R, R, 3)
+        assert f["run_out"].shape == (10, R, R, 3)
+        assert list(f["run_frames"][:]) == list(range(30, 40))
+        assert f.attrs["run_input_frame"] == 30 and f.attrs["resolution"] == R
+        assert json.loads(f.attrs["model_meta"])["vgg_used"] is False
+        # the first pair, generated alone, is the same image as in its batch of 4 (up to float rounding)
+        dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "test", R, POSEMAP)
+        assert tuple(f["pairs_index"][0]) == (int(dataset[0]["in_frame"]), int(dataset[0]["ref_frame"]))
+        generators, _ = load_model(data / "models" / "ours" / "model.pt", R, torch.device("cpu"))
+        alone = generate(generators, [dataset[0]], torch.device("cpu"))
+        assert np.abs(alone.final[0].astype(int) - f["pairs_out"][0]).max() <= 1
+        assert np.abs(alone.synthesis[0].astype(int) - f["pairs_fg"][0]).max() <= 1
+
+
+def test_consecutive_run_skips_invalid_test_frames():
+    valid = np.ones(20, bool)
+    valid[[16, 18]] = False
+    assert list(consecutive_test_frames(valid, 0.75)) == [15, 17, 19]
+
+
+def test_fill_missing_poses_reuses_the_last_good_pose():
+    kps = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 133, 3), np.float32)
+    valid = np.array([False, True, False, False, True, False])
+    filled, reused = fill_missing_poses(kps, valid, "ref.h5")
+    assert list(filled[:, 0, 0]) == [1, 1, 1, 1, 4, 4]
+    assert list(reused) == [True, False, True, True, False, True]
+    with pytest.raises(DanceGenError, match="ref.h5.*no frame with a detected person"):
+        fill_missing_poses(kps, np.zeros(6, bool), "ref.h5")
+
+
+@pytest.mark.parametrize("variant", ["ours", "pix2pixhd"])
+def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
+    out = tmp_path / "transfer"
+    stats = transfer(out, transfer_paths(data, variant), R, POSEMAP, InferParams(batch_size=5), TRAIN_FRACTION)
+    assert sorted(p.name for p in out.iterdir()) == ["composite.mp4", "result.mp4", "side_by_side.mp4",
+                                                      "stats.json", "stills.png"]
+    assert stats["frames"] == N_REFERENCE and stats["reused_pose_frames"] == len(REF_MISSING)
+    assert json.loads((out / "stats.json").read_text()) == stats
+    # the reference dancer is smaller in its frame than the personal one: retargeting scales up
+    assert stats["retarget_scale"] > 1.1
+    assert 0 < stats["mean_nearest_pose_distance"] < 0.5
+    for name, width in (("result", R), ("composite", R), ("side_by_side", 2 * R)):
+        info = ffprobe(out / f"{name}.mp4")
+        assert (int(info["width"]), int(info["height"])) == (width, R)
+        assert int(info["nb_read_frames"]) == N_REFERENCE and info["r_frame_rate"] == "30/1"
+    stills = cv2.imread(str(out / "stills.png"))
+    assert stills.shape == (2 * R, 5 * R, 3)
+
+
+def test_transfer_honours_max_frames_and_retarget_off(data, tmp_path):
+    stats = transfer(tmp_path / "t", transfer_paths(data, "pix2pixhd"), R, POSEMAP,
+                     InferParams(max_frames=4, retarget=False), TRAIN_FRACTION)
+    assert stats["frames"] == 4 and stats["reused_pose_frames"] == 1 and stats["retarget_scale"] is None
+    assert int(ffprobe(tmp_path / "t" / "result.mp4")["nb_read_frames"]) == 4
+
+
+def test_a_model_of_another_resolution_is_refused(data, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(path, "ours", resolution=64)
+    with pytest.raises(DanceGenError, match=f"{path}.*trained at 64² but 32²"):
+        transfer(tmp_path / "t", transfer_paths(data, "ours", model=path), R, POSEMAP, InferParams(), TRAIN_FRACTION)
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_missing_background_image_is_named(data, tmp_path):
+    missing = tmp_path / "no_scene.png"
+    with pytest.raises(DanceGenError, match=f"{missing}.*not found"):
+        transfer(tmp_path / "t", transfer_paths(data, "ours", scene=missing), R, POSEMAP, InferParams(),
+                 TRAIN_FRACTION)
+
+
+def test_a_reference_without_any_person_is_named(data, tmp_path):
+    data_copy = tmp_path / "data"
+    write_clip(data_copy, "empty", "reference", 3, missing=(0, 1, 2))
+    pose = data_copy / "pose" / "empty.h5"
+    with pytest.raises(DanceGenError, match=f"{pose}.*no frame with a detected person"):
+        transfer(tmp_path / "t", transfer_paths(data, "ours", ref_frames=data_copy / "frames" / "empty.h5",
+                                                ref_pose=pose), R, POSEMAP, InferParams(), TRAIN_FRACTION)
+
+
+def test_composite_follows_the_matte():
+    person = np.full((8, 8, 3), 200, np.uint8)
+    scene = np.full((8, 8, 3), 10, np.uint8)
+    matte = np.zeros((8, 8), np.float32)
+    matte[:, 4:] = 1.0
+    hard = composite(person, matte, scene, edge_blur=0)
+    assert (hard[:, :4] == 10).all() and (hard[:, 4:] == 200).all()
+    soft = composite(person, matte, scene, edge_blur=1.0)
+    assert 10 < soft[0, 3, 0] < soft[0, 4, 0] < 200 and soft[0, 0, 0] == 10 and soft[0, 7, 0] == 200
+
+
+def test_composite_edges_carry_the_person_colour_not_the_green_screen():
+    person = np.zeros((16, 16, 3), np.uint8)
+    person[...] = (0, 255, 0)
+    person[:, 8:] = (200, 50, 50)
+    matte = np.zeros((16, 16), np.float32)
+    matte[:, 8:] = 1.0
+    scene = np.full((16, 16, 3), 100, np.uint8)
+    out = composite(person, matte, scene, edge_blur=2.0).astype(int)
+    edge = out[:, 5:8]                      # outside the matte, inside the soft edge
+    assert (edge[..., 0] > 100).all() and (edge[..., 1] < 100).all()   # reddish, never greenish
+
+
+def test_pix2pixhd_matte_keys_the_difference_from_the_background_inside_the_pose():
+    background = torch.zeros(1, 3, 16, 16)
+    final = background.clone()
+    final[..., 2:6, 2:6] = 0.8          # a generated person, inside the pose
+    final[..., 12:, 12:] = 0.8          # background flicker, far from the pose
+    pose = torch.zeros(1, 30, 16, 16)
+    pose[:, 3, 3:5, 3:5] = 1.0
+    matte = person_matte({"final": final}, {"B": background, "P_ref": pose})[0, 0]
+    assert matte[3, 3] > 0.99 and matte[8, 8] < 0.01 and matte[13, 13] < 0.01
+
+
+def test_two_stage_matte_keys_the_green_screen_but_not_its_single_noisy_pixels():
+    synthesis = torch.tensor(GREEN).view(1, 3, 1, 1).repeat(1, 1, 16, 16)
+    synthesis[..., 2:7, 2:7] = 0.5      # the person
+    synthesis[..., 12, 12] = 1.0        # one white pixel of noise on the screen
+    outputs = {"final": torch.zeros(1, 3, 16, 16), "synthesis": synthesis}
+    matte = person_matte(outputs, {})[0, 0]
+    assert matte[4, 4] > 0.99 and matte[9, 9] < 0.01 and matte[12, 12] < 0.01

@@ -1,0 +1,138 @@
+"""The variants' generators, discriminators and losses on real demo batches (tiny networks)."""
+
+import pytest
+import torch
+from test_dataset import dataset, make_video
+
+from dancegen.config import LossParams, ModelParams
+from dancegen.model import (FINAL, GREEN, SYNTHESIS, Critics, GeneratorConfig, GeneratorObjective,
+                            Generators, chroma_key, load_generators, on_green, save_generators,
+                            supervised_branches, targets)
+from dancegen.nets.generator import LocalEnhancer
+
+TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2)
+NO_EXTRAS = LossParams(w_vgg=0.0, w_sp=0.0)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("data"), size=64, n_train=4, n_test=2)
+
+
+def batch_of(video, resolution: int, n: int = 2) -> dict[str, torch.Tensor]:
+    ds = dataset(video, resolution)
+    items = [ds[i] for i in range(n)]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def generators(variant: str) -> Generators:
+    torch.manual_seed(0)
+    return Generators(GeneratorConfig.from_params(variant, TINY, K=3))
+
+
+def test_chroma_key_separates_green_from_everything_else():
+    pixels = torch.tensor([GREEN, (-0.8, 0.8, -0.8), (-0.5, 0.3, -0.5), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
+                           (-1.0, -1.0, -1.0)]).T.reshape(1, 3, 6, 1).requires_grad_(True)
+    key = chroma_key(pixels)
+    assert key.shape == (1, 1, 6, 1)
+    assert key[0, 0, :2].max() < 1e-3          # the screen and a roughly green pixel: background
+    assert key[0, 0, 2:].min() > 0.99          # a green shirt, grey, white, black: person
+    key.sum().backward()
+    assert torch.isfinite(pixels.grad).all()   # even on exact green
+
+
+def test_on_green_keeps_the_person_and_greens_the_rest():
+    image = torch.rand(1, 3, 4, 4) * 2 - 1
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :2] = 1
+    out = on_green(image, mask)
+    torch.testing.assert_close(out[..., :2], image[..., :2])
+    torch.testing.assert_close(out[..., 2:], torch.tensor(GREEN).view(1, 3, 1, 1).expand(1, 3, 4, 2))
+
+
+@pytest.mark.parametrize("variant, keys", [
+    ("ours", {"T", SYNTHESIS, "key", "comb", FINAL}),
+    ("ours_baseline", {"T", SYNTHESIS, "key", "comb", FINAL}),
+    ("pix2pixhd", {FINAL}),
+])
+def test_generator_outputs(video, variant, keys):
+    batch = batch_of(video, 32)
+    out = generators(variant)(batch)
+    assert set(out) == keys
+    assert out[FINAL].shape == (2, 3, 32, 32)
+    assert out[FINAL].abs().max() <= 1
+    if "T" in keys:
+        assert out["T"].shape == (2, 30, 32, 32)
+        assert out["key"].shape == (2, 1, 32, 32)
+        # eq. 2: I_comb is Ĩ_out where the key is 1 and B where it is 0
+        expected = out["key"] * out[SYNTHESIS] + (1 - out["key"]) * batch["B"]
+        torch.testing.assert_close(out["comb"], expected)
+
+
+def test_supervised_branches():
+    assert supervised_branches("ours", 1.0) == (SYNTHESIS, FINAL)
+    assert supervised_branches("ours", 0.0) == (FINAL,)          # loss.w_synthesis = 0: the baseline
+    assert supervised_branches("ours_baseline", 1.0) == (FINAL,)
+    assert supervised_branches("pix2pixhd", 1.0) == (FINAL,)
+
+
+def test_synthesis_target_is_the_reference_person_on_green(video):
+    batch = batch_of(video, 32)
+    real = targets(batch, (SYNTHESIS, FINAL))
+    person = batch["H_ref"].bool().expand(-1, 3, -1, -1)
+    torch.testing.assert_close(real[SYNTHESIS][person], batch["I_ref"][person])
+    green = torch.tensor(GREEN).view(1, 3, 1, 1).expand_as(real[SYNTHESIS])
+    torch.testing.assert_close(real[SYNTHESIS][~person], green[~person])
+    assert real[FINAL] is batch["I_ref"]
+
+
+def losses(variant: str, batch, w_synthesis: float = 1.0):
+    gens = generators(variant)
+    branches = supervised_branches(variant, w_synthesis)
+    critics = Critics(branches, gens.config.pose_channels, TINY, num_d=2, w_gp=10.0)
+    objective = GeneratorObjective(LossParams(w_vgg=0.0, w_sp=0.0, w_synthesis=w_synthesis), None, None)
+    out = gens(batch)
+    reals = targets(batch, branches)
+    fakes = {n: out[n] for n in branches}
+    d_loss, d_terms, real_outputs = critics(reals, {n: f.detach() for n, f in fakes.items()}, batch["P_ref"])
+    g_loss, g_terms = objective(critics, reals, fakes, real_outputs, batch["P_ref"])
+    return gens, critics, g_loss, d_loss, {**g_terms, **d_terms}
+
+
+def test_ours_has_both_branches_and_baseline_only_the_final(video):
+    batch = batch_of(video, 32)
+    _, _, _, _, terms = losses("ours", batch)
+    per_branch = {"g_rela", "fm", "d_rela", "gp"}
+    assert set(terms) == {f"{b}/{t}" for b in (SYNTHESIS, FINAL) for t in per_branch}
+    _, _, _, _, terms = losses("ours_baseline", batch)
+    assert set(terms) == {f"{FINAL}/{t}" for t in per_branch}
+    assert all(torch.isfinite(v) for v in terms.values())
+
+
+def test_gradients_reach_the_right_networks(video):
+    batch = batch_of(video, 32)
+    gens, critics, g_loss, d_loss, _ = losses("ours_baseline", batch)
+    g_loss.backward()
+    # Without its own supervision, G_s still learns: the fusion loss flows back through I_comb.
+    assert gens.nets[SYNTHESIS].head[1].weight.grad.abs().sum() > 0
+    assert gens.nets[FINAL].head[1].weight.grad.abs().sum() > 0
+    # The generator loss scores fakes with frozen discriminators.
+    assert all(p.grad is None for p in critics.parameters())
+    assert all(p.requires_grad for p in critics.parameters())
+    d_loss.backward()
+    assert all(p.grad is not None for p in critics.parameters())
+
+
+def test_enhanced_generators_roundtrip_through_a_file(video, tmp_path):
+    gens = generators("ours")
+    gens.enhance()
+    assert isinstance(gens.nets[SYNTHESIS], LocalEnhancer)
+    batch = batch_of(video, 64)
+    gens.eval()
+    with torch.no_grad():
+        expected = gens(batch)[FINAL]
+    save_generators(tmp_path / "model.pt", gens, 64, {"variant": "ours"})
+    loaded, resolution, meta = load_generators(tmp_path / "model.pt")
+    assert (resolution, meta["variant"], loaded.config) == (64, "ours", gens.config)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch)[FINAL], expected)

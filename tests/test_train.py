@@ -1,0 +1,206 @@
+"""The training loop on demo data with tiny networks: updates, overfitting, resume, NaN, DDP."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from test_dataset import make_video
+
+import dancegen.model
+from dancegen.config import LossParams, ModelParams, PosemapParams, TrainParams
+from dancegen.errors import DanceGenError
+from dancegen.model import SYNTHESIS, GeneratorConfig, GeneratorObjective, Generators, load_generators
+from dancegen.nets.sp_encoder import SPNet, save_sp
+from dancegen.train import CHECKPOINT_NAME, Ranks, Trainer, phases, train_model
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2,
+                   num_d_low=1, num_d_high=2)
+TRAIN = TrainParams(low_res=32, high_res=64, low_iters=4, high_iters=4, batch_size=2, workers=0,
+                    checkpoint_every=2, log_every=1, sample_every=3, seed=0)
+LOSS = LossParams(w_vgg=0.0, w_sp=0.0)
+POSE = PosemapParams()
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("data"), size=64, n_train=12, n_test=2)
+
+
+def run_dirs(paths, root: Path):
+    return dataclasses.replace(paths, model=root / "model.pt", checkpoints=root / "checkpoints",
+                               logs=root / "logs")
+
+
+def logged(paths, term: str) -> dict[int, float]:
+    """Step → value of one logged term (DVCLive's tsv)."""
+    rows = (paths.logs / "plots" / "metrics" / f"{term}.tsv").read_text().splitlines()[1:]
+    return {int(step): float(value) for step, value in (r.split("\t") for r in rows)}
+
+
+def test_one_step_changes_every_network(video):
+    from test_model import batch_of
+
+    torch.manual_seed(0)
+    gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))
+    trainer = Trainer(gens, (SYNTHESIS, "final"), phases(TRAIN, TINY)[0], TINY, LOSS, TRAIN,
+                      GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
+    nets = {**{f"G_{k}": v for k, v in gens.nets.items()}, **{f"D_{k}": v for k, v in trainer.critics.nets.items()}}
+    before = {name: [p.detach().clone() for p in net.parameters()] for name, net in nets.items()}
+    values, _, _ = trainer.step(batch_of(video, 32))
+    assert all(np.isfinite(v) for v in values.values())
+    for name, net in nets.items():
+        changed = [not torch.equal(a, b) for a, b in zip(before[name], net.parameters())]
+        assert all(changed), f"{name}: {changed.count(False)} of {len(changed)} tensors unchanged"
+
+
+def one_pair(paths, root: Path):
+    pairs = root / "one_pair.csv"
+    pairs.write_text("split,in_frame,ref_frame\ntrain,2,20\ntest,25,28\n")
+    return dataclasses.replace(run_dirs(paths, root), pairs=pairs)
+
+
+def test_overfitting_one_pair_lowers_the_reconstruction_error(video, tmp_path):
+    # A higher learning rate than the paper's 2e-4, so a few dozen steps show the trend.
+    paths = one_pair(video, tmp_path)
+    train = dataclasses.replace(TRAIN, low_iters=80, high_iters=0, batch_size=1, checkpoint_every=80,
+                                sample_every=80, lr=1e-3)
+    train_model(paths, "ours", TINY, train, LOSS, POSE)
+    l1 = logged(paths, "final/l1")
+    first, last = np.mean([l1[s] for s in range(1, 11)]), np.mean([l1[s] for s in range(71, 81)])
+    assert last < 0.7 * first
+
+
+@pytest.mark.slow
+def test_overfitting_one_pair_for_long_reconstructs_it(video, tmp_path):
+    paths = one_pair(video, tmp_path)
+    model = dataclasses.replace(TINY, ngf=16, n_blocks=2, ndf=16)
+    train = dataclasses.replace(TRAIN, low_iters=400, high_iters=0, batch_size=1, checkpoint_every=400,
+                                sample_every=100)
+    train_model(paths, "ours", model, train, LOSS, POSE)
+    l1 = logged(paths, "final/l1")
+    assert np.mean([l1[s] for s in range(391, 401)]) < 0.25 * np.mean([l1[s] for s in range(1, 11)])
+    assert np.mean([l1[s] for s in range(391, 401)]) < 0.08
+
+
+class Kill(BaseException):
+    pass
+
+
+def kill_at(monkeypatch, step: int):
+    """Make the ``step``-th call of Trainer.step (counted from now) die like a killed process."""
+    real = Trainer.step
+    calls = {"n": 0}
+
+    def dying(self, batch):
+        calls["n"] += 1
+        if calls["n"] == step:
+            raise Kill()
+        return real(self, batch)
+
+    monkeypatch.setattr(Trainer, "step", dying)
+
+
+def test_resume_after_kill_repeats_the_uninterrupted_run(video, tmp_path, monkeypatch):
+    whole = run_dirs(video, tmp_path / "whole")
+    train_model(whole, "ours", TINY, TRAIN, LOSS, POSE)
+
+    broken = run_dirs(video, tmp_path / "broken")
+    kill_at(monkeypatch, 5)            # in global step 5, the first of the high phase
+    with pytest.raises(Kill):
+        train_model(broken, "ours", TINY, TRAIN, LOSS, POSE)
+    assert torch.load(broken.checkpoints / CHECKPOINT_NAME, weights_only=False)["phase"] == 0
+    kill_at(monkeypatch, 3)            # resumed at the low phase's end: dies in global step 7
+    with pytest.raises(Kill):
+        train_model(broken, "ours", TINY, TRAIN, LOSS, POSE)
+    assert max(logged(broken, "g_total")) == 6
+    monkeypatch.undo()
+    train_model(broken, "ours", TINY, TRAIN, LOSS, POSE)
+
+    for term in ("g_total", "d_total", "synthesis/gp", "final/fm", "final/l1"):
+        assert logged(broken, term) == logged(whole, term), term
+    a, _, _ = load_generators(whole.model)
+    b, _, _ = load_generators(broken.model)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+    samples = sorted(p.name for p in (broken.logs / "plots" / "images" / "samples").iterdir())
+    assert samples == ["000003.png", "000004.png", "000006.png", "000008.png"]
+
+
+def test_changed_params_start_afresh(video, tmp_path):
+    paths = run_dirs(video, tmp_path)
+    train = dataclasses.replace(TRAIN, high_iters=0)
+    train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
+    done = train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
+    assert "seconds_per_step_low" not in done           # same params: resumed at the end, no step ran
+    again = train_model(paths, "pix2pixhd", TINY, train, dataclasses.replace(LOSS, w_fm=5.0), POSE)
+    assert again["seconds_per_step_low"] > 0
+    assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+
+
+def test_nan_loss_stops_naming_step_and_term(video, tmp_path, monkeypatch):
+    paths = run_dirs(video, tmp_path)
+    real = dancegen.model.feature_matching_loss
+    calls = {"n": 0}
+
+    def poisoned(real_outputs, fake_outputs):
+        calls["n"] += 1
+        loss = real(real_outputs, fake_outputs)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(dancegen.model, "feature_matching_loss", poisoned)
+    with pytest.raises(DanceGenError, match=r"step 3 .*'final/fm' is nan"):
+        train_model(paths, "pix2pixhd", TINY, TRAIN, LOSS, POSE)
+    assert torch.load(paths.checkpoints / CHECKPOINT_NAME, weights_only=False)["step"] == 2
+    assert not paths.model.exists()
+
+
+def test_summary_records_which_perceptual_terms_ran(video, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))     # no VGG19 weights there
+    paths = run_dirs(video, tmp_path)
+    paths.sp.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    save_sp(paths.sp, SPNet(width=4), {"params": {"resolution": 32}})
+    train = dataclasses.replace(TRAIN, low_iters=2, high_iters=0)
+    train_model(paths, "ours", TINY, train, LossParams(w_vgg=10.0, w_sp=10.0), POSE)
+    metrics = json.loads((paths.logs / "metrics.json").read_text())
+    assert metrics["vgg_used"] is False and metrics["sp_used"] is True
+    assert metrics["final"]["sp"] > 0 and metrics["synthesis"]["sp"] > 0
+    assert "vgg" not in metrics["final"]
+
+
+def test_bad_schedule_is_a_params_error(video, tmp_path):
+    with pytest.raises(DanceGenError, match="twice"):
+        train_model(run_dirs(video, tmp_path), "ours", TINY, dataclasses.replace(TRAIN, high_res=96), LOSS, POSE)
+
+
+def test_stage_trains_data_parallel_under_torchrun(video, tmp_path):
+    """Two CPU processes on gloo through the real stage entry point, in a scratch repo layout."""
+    data = tmp_path / "data"
+    for src, dst in ((video.frames, data / "frames" / "clip.h5"), (video.pose, data / "pose" / "clip.h5"),
+                     (video.pairs, data / "pairs" / "clip.csv"),
+                     (video.background / "background.png", data / "background" / "clip" / "background.png")):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    params = {"videos": {"clip": "unused.mp4"}, "personal": ["clip"], "reference": [],
+              "model": dataclasses.asdict(TINY),
+              "train": {**dataclasses.asdict(TRAIN), "low_iters": 3, "high_iters": 2, "batch_size": 1},
+              "loss": dataclasses.asdict(LOSS)}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(REPO / "stages" / "train.py"), "clip", "ours"]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "reports" / "train" / "clip" / "ours" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["step"] == 5
+    model, resolution, meta = load_generators(tmp_path / "data" / "models" / "clip" / "ours" / "model.pt")
+    assert resolution == 64 and meta["world_size"] == 2
+    assert (tmp_path / "data" / "checkpoints" / "clip" / "ours" / CHECKPOINT_NAME).is_file()
