@@ -40,7 +40,7 @@ def main() -> None:
     stats = infer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
                            phases(params.train, params.model)[-1].resolution, params.posemap, params.infer,
                            params.pairs.train_fraction)
-    logging.info("%d frames (%d reused the last good pose), mean nearest-pose distance %.3f",
+    logging.info("%d frames (%d reused the last good pose), mean nearest-pose distance %s",
                  stats["frames"], stats["reused_pose_frames"], stats["mean_nearest_pose_distance"])
 
 

@@ -15,7 +15,8 @@ from dancegen.dataset import PairDataset
 from dancegen.demo import render_video, true_background
 from dancegen.errors import DanceGenError
 from dancegen.infer import (Conditioner, TransferPaths, VideoPaths, composite, consecutive_test_frames,
-                            fill_missing_poses, generate, infer_video, load_model, person_matte, transfer)
+                            despill_green, fill_missing_poses, generate, infer_video, load_model, person_matte,
+                            transfer)
 from dancegen.model import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
 from dancegen.pairs import make_pairs
 from dancegen.posemaps import history_indices
@@ -224,3 +225,8 @@ def test_two_stage_matte_keys_the_green_screen_but_not_its_single_noisy_pixels()
     outputs = {"final": torch.zeros(1, 3, 16, 16), "synthesis": synthesis}
     matte = person_matte(outputs, {})[0, 0]
     assert matte[4, 4] > 0.99 and matte[9, 9] < 0.01 and matte[12, 12] < 0.01
+
+
+def test_despill_caps_green_at_the_larger_of_red_and_blue():
+    pixels = np.array([[0, 255, 0], [200, 50, 50], [100, 150, 80], [90, 90, 90]], np.uint8)
+    assert despill_green(pixels).tolist() == [[0, 0, 0], [200, 50, 50], [100, 100, 80], [90, 90, 90]]

@@ -227,17 +227,16 @@ def batched(items: Iterable, n: int) -> Iterator[list]:
         yield batch
 
 
-class _FrameDatasets:
-    """Appendable per-frame datasets of one open HDF5 file, one frame per chunk."""
+class _ImageDatasets:
+    """Appendable ``(N, R, R, 3) uint8`` datasets of one open HDF5 file, one image per chunk."""
 
-    def __init__(self, file: h5py.File):
-        self.file = file
+    def __init__(self, file: h5py.File, resolution: int):
+        self.file, self.resolution = file, resolution
 
-    def create(self, name: str, frame_shape: tuple[int, ...], dtype) -> None:
-        image = len(frame_shape) >= 2
-        self.file.create_dataset(name, (0, *frame_shape), maxshape=(None, *frame_shape), dtype=dtype,
-                                 chunks=(1, *frame_shape) if image else (1024, *frame_shape),
-                                 **(dict(compression="gzip", compression_opts=1) if image else {}))
+    def create(self, name: str) -> None:
+        shape = (self.resolution, self.resolution, 3)
+        self.file.create_dataset(name, (0, *shape), maxshape=(None, *shape), dtype=np.uint8,
+                                 chunks=(1, *shape), compression="gzip", compression_opts=1)
 
     def append(self, name: str, values: np.ndarray) -> None:
         ds = self.file[name]
@@ -277,17 +276,19 @@ def infer_video(out_path: str | Path, video: str, paths: VideoPaths, model_file:
         if not pose.valid[test_pairs.ravel()].all():
             raise DanceGenError(paths.pairs, f"names test frames without a valid pose in {paths.pose}")
         run = consecutive_test_frames(pose.valid, train_fraction)
+        if not len(run):
+            raise DanceGenError(paths.pose, "has no valid frame in the test split (pairs.train_fraction)")
         jobs = {"pairs": [(int(a), int(b)) for a, b in test_pairs],
                 "run": [(int(run[0]), int(t)) for t in run]}
         fg = _two_stage(generators)
         with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
-            out = _FrameDatasets(f)
+            out = _ImageDatasets(f, resolution)
             f.create_dataset("pairs_index", data=test_pairs)
             f.create_dataset("run_frames", data=run)
             for name, pairs in jobs.items():
-                out.create(f"{name}_out", (resolution, resolution, 3), np.uint8)
+                out.create(f"{name}_out")
                 if fg:
-                    out.create(f"{name}_fg", (resolution, resolution, 3), np.uint8)
+                    out.create(f"{name}_fg")
                 for chunk in tqdm(list(batched(pairs, batch_size)), desc=f"infer {name}", unit="batch"):
                     samples = [cond.sample(t_in, pose_history(pose.keypoints, pose.valid, t_ref, posemap.K))
                                for t_in, t_ref in chunk]
@@ -363,7 +364,7 @@ def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: in
 def load_scene(path: str | Path, size: int) -> np.ndarray:
     """The composite's new background: the image's central square, resized → ``(size, size, 3) uint8 RGB``."""
     path = Path(path)
-    if not str(path) or path == Path("."):
+    if str(path) in ("", "."):
         raise DanceGenError("params.yaml", "'infer.background_image' is empty: name an image for the composite")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
     if image is None:
@@ -398,6 +399,12 @@ def stills_strip(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.concatenate([np.concatenate([ref, out], axis=0) for ref, out in pairs], axis=1)
 
 
+def _finite_mean(values: np.ndarray) -> float | None:
+    """Mean of the finite values (a pose without a body scale is infinitely far), None if there are none."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else None
+
+
 def _write_png(path: Path, image: np.ndarray) -> None:
     if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise DanceGenError(path, "could not be written")
@@ -430,6 +437,8 @@ def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap
             raise DanceGenError(paths.ref_pose, f"has {len(ref_pose)} frames but {paths.ref_frames} "
                                 f"has {len(ref_frames)} (re-run detect)")
         train_frames = valid_in(pose.valid, split_frames(len(pose), train_fraction)[0])
+        if not len(train_frames):
+            raise DanceGenError(paths.personal.pose, "has no valid frame in the training split to take I_in from")
         pool = pose.keypoints[train_frames]
         driving = driving_poses(ref_pose, pool, pose.size, infer.retarget, posemap.min_conf)
         n = len(ref_pose) if infer.max_frames == 0 else min(infer.max_frames, len(ref_pose))
@@ -439,7 +448,7 @@ def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap
             _render_transfer(tmp, generators, cond, driving.poses[:n], train_frames[nearest], ref_frames,
                              scene, infer, posemap.K, device)
             stats = {"frames": n, "reused_pose_frames": int(driving.reused[:n].sum()),
-                     "mean_nearest_pose_distance": float(np.mean(distance)),
+                     "mean_nearest_pose_distance": _finite_mean(distance),
                      "retarget_scale": driving.scale,
                      "distinct_input_frames": int(len(np.unique(nearest)))}
             (tmp / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
@@ -460,11 +469,12 @@ def _render_transfer(out: Path, generators: Generators, cond: Conditioner, poses
         for chunk in tqdm(list(batched(range(n), infer.batch_size)), desc="transfer", unit="batch"):
             samples = [cond.sample(int(inputs[t]), poses[history_indices(t, all_valid, K)]) for t in chunk]
             gen = generate(generators, samples, device)
+            person = gen.person
             for i, t in enumerate(chunk):
                 reference = resize_area(ref_frames[t], r)
                 result.write(gen.final[i])
                 side.write(np.concatenate([reference, gen.final[i]], axis=1))
-                comp.write(composite(gen.person[i], gen.matte[i], scene, infer.edge_blur))
+                comp.write(composite(person[i], gen.matte[i], scene, infer.edge_blur))
                 if t in still_at:
                     stills.append((reference, gen.final[i]))
     _write_png(out / "stills.png", stills_strip(stills))
