@@ -26,7 +26,8 @@ K = 3
 
 
 def random_batch(n: int, res: int) -> dict[str, torch.Tensor]:
-    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).repeat(n, 10, 1, 1) + 0.05 * torch.randn(n, 10, 2, 3)
+    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    theta = identity.repeat(n, 10, 1, 1) + 0.05 * torch.randn(n, 10, 2, 3)
     return {"I_in": torch.rand(n, 3, res, res) * 2 - 1, "I_ref": torch.rand(n, 3, res, res) * 2 - 1,
             "B": torch.rand(n, 3, res, res) * 2 - 1, "parsing_in": torch.randint(0, 11, (n, res, res)),
             "theta": theta, "part_valid": torch.ones(n, 10, dtype=torch.bool),

@@ -77,8 +77,9 @@ class PairDataset(Dataset):
             raise DanceGenError(pairs_csv, "names frames that are outside the video or have no valid pose")
         background = load_background(background_dir)
         if background.shape[:2] != (self.frame_size, self.frame_size):
+            h, w = background.shape[:2]
             raise DanceGenError(Path(background_dir) / "background.png",
-                                f"is {background.shape[1]}×{background.shape[0]}, frames are {self.frame_size}²")
+                                f"is {w}×{h}, frames are {self.frame_size}²")
         self.background = to_image_tensor(resize_area(background, resolution))
         self._files: tuple[FrameStore, PoseStore] | None = None
         self._pid = -1

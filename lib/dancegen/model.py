@@ -41,6 +41,7 @@ from dancegen.nets.generator import GlobalGenerator, LocalEnhancer
 from dancegen.nets.sp_encoder import SPNet
 from dancegen.nets.vgg import Vgg19Features
 from dancegen.parts import warp_parts
+from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.skeleton import NUM_PARTS
 from dancegen.store import atomic_path
 
@@ -81,7 +82,7 @@ def on_green(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def pose_channels(K: int) -> int:
     """Channels of the stacked pose maps P_ref: 15 per pose."""
-    return 15 * K
+    return POSE_MAP_CHANNELS * K
 
 
 def supervised_branches(variant: str, w_synthesis: float) -> tuple[str, ...]:
@@ -166,8 +167,8 @@ class Critics(nn.Module):
     ``forward(reals, fakes, cond)`` → (L_D, terms, real_outputs): L_D = Σ_branches L_rela(D) +
     w_GP GP; ``terms`` holds ``<branch>/d_rela`` and ``<branch>/gp`` (skipped when w_GP = 0);
     ``real_outputs`` are the discriminators' outputs on the real images (detached), reused by the
-    generator loss. ``fakes`` must be detached. The gradient penalty runs in fp32 even under autocast: its double backward
-    is where reduced precision under- or overflows first.
+    generator loss. ``fakes`` must be detached. The gradient penalty runs in fp32 even under
+    autocast: its double backward is where reduced precision under- or overflows first.
     """
 
     def __init__(self, branches: tuple[str, ...], cond_channels: int, model: ModelParams, num_d: int,
@@ -267,7 +268,8 @@ def save_generators(path: str | Path, generators: Generators, resolution: int, m
                     "resolution": int(resolution), "state_dict": state, "meta": meta}, tmp)
 
 
-def load_generators(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[Generators, int, dict]:
+def load_generators(path: str | Path,
+                    map_location: str | torch.device = "cpu") -> tuple[Generators, int, dict]:
     """Read a :func:`save_generators` file → (generators in eval mode, resolution R, meta)."""
     path = Path(path)
     if not path.is_file():

@@ -54,6 +54,7 @@ from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, VARIANTS, Critics, Gene
                             targets)
 from dancegen.nets.sp_encoder import load_sp
 from dancegen.nets.vgg import load_vgg19
+from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.store import atomic_path
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,8 @@ class Trainer:
             g_loss, g_terms = self.objective(self.critics, reals, fakes, real_outputs, cond)
         monitor = {f"{FINAL}/l1": (outputs[FINAL].detach().float() - batch["I_ref"]).abs().mean()}
         # Components before totals, so a NaN is reported by the term it started in.
-        values = self._mean_over_ranks({**g_terms, **d_terms, **monitor, "g_total": g_loss, "d_total": d_loss})
+        values = self._mean_over_ranks({**g_terms, **d_terms, **monitor,
+                                        "g_total": g_loss, "d_total": d_loss})
         for name, value in values.items():
             if not math.isfinite(value):
                 raise NonFiniteLoss(name, value)
@@ -290,7 +292,8 @@ def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: Loss
     """Hash of what a run computes: variant, params (but reporting knobs), pairs and data sizes."""
     train_keys = {k: v for k, v in dataclasses.asdict(train).items() if k not in _REPORTING_KEYS}
     data = {"pairs": hashlib.sha256(paths.pairs.read_bytes()).hexdigest(),
-            "sizes": [p.stat().st_size for p in (paths.frames, paths.pose, paths.background / "background.png")]}
+            "sizes": [p.stat().st_size
+                      for p in (paths.frames, paths.pose, paths.background / "background.png")]}
     if use_sp:
         data["sp"] = hashlib.sha256(paths.sp.read_bytes()).hexdigest()
     blob = json.dumps({"variant": variant, "model": dataclasses.asdict(model), "train": train_keys,
@@ -358,7 +361,8 @@ def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]
         parts = T.reshape(n, -1, 3, *T.shape[-2:]).sum(1)    # parts barely overlap; gaps stay 0 (grey)
         columns = [batch["I_in"][:n], parts, outputs[SYNTHESIS][:n], outputs["comb"][:n]]
     else:
-        pose = batch["P_ref"][:n, :15].amax(1, keepdim=True).expand(-1, 3, -1, -1) * 2 - 1
+        current = batch["P_ref"][:n, :POSE_MAP_CHANNELS]
+        pose = current.amax(1, keepdim=True).expand(-1, 3, -1, -1) * 2 - 1
         columns = [batch["I_in"][:n], pose]
     columns += [outputs[FINAL][:n], batch["I_ref"][:n]]
     grid = torch.cat([c.detach().float().cpu() for c in columns], dim=-1)   # (n, 3, R, cols·R)
@@ -513,7 +517,8 @@ def plan_step(plan: list[Phase], phase_index: int, step: int) -> int:
 
 
 def _run_phase(trainer: Trainer, phase: Phase, start: int, paths: TrainPaths, variant: str,
-               train: TrainParams, posemap: PosemapParams, runlog: RunLog, fp: str, ranks: Ranks) -> float | None:
+               train: TrainParams, posemap: PosemapParams, runlog: RunLog, fp: str,
+               ranks: Ranks) -> float | None:
     """Steps ``start`` … ``phase.iters`` of one phase; returns mean seconds per step (None if none ran)."""
     dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "train",
                           phase.resolution, posemap)
