@@ -14,7 +14,6 @@ from pathlib import Path
 from dancegen import infer
 from dancegen.cli import run_stage
 from dancegen.config import load_params
-from dancegen.errors import DanceGenError
 from dancegen.model import VARIANTS
 from dancegen.train import phases
 
@@ -25,8 +24,7 @@ def main() -> None:
     parser.add_argument("variant", choices=VARIANTS)
     args = parser.parse_args()
     params = load_params()
-    if args.video not in params.personal:
-        raise DanceGenError("params.yaml", f"'{args.video}' is not listed under personal")
+    params.personal_video(args.video)
     counts = infer.infer_video(
         Path("data/infer") / args.video / f"{args.variant}.h5", args.video, infer.VideoPaths.of(args.video),
         infer.model_path(args.video, args.variant), phases(params.train, params.model)[-1].resolution,

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
-from dancegen.errors import DanceGenError
 from dancegen.model import VARIANTS
 from dancegen.train import TrainPaths, train_model
 
@@ -25,8 +24,7 @@ def main() -> None:
     parser.add_argument("variant", choices=VARIANTS)
     args = parser.parse_args()
     params = load_params()
-    if args.video not in params.personal:
-        raise DanceGenError("params.yaml", f"'{args.video}' is not listed under personal")
+    params.personal_video(args.video)
     v, m = args.video, args.variant
     paths = TrainPaths(
         frames=Path("data/frames") / f"{v}.h5",

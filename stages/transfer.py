@@ -15,7 +15,6 @@ from pathlib import Path
 from dancegen import infer
 from dancegen.cli import run_stage
 from dancegen.config import load_params
-from dancegen.errors import DanceGenError
 from dancegen.model import VARIANTS
 from dancegen.train import phases
 
@@ -27,8 +26,7 @@ def main() -> None:
     parser.add_argument("reference", help="name of a video listed in params.yaml whose motion drives VIDEO")
     args = parser.parse_args()
     params = load_params()
-    if args.video not in params.personal:
-        raise DanceGenError("params.yaml", f"'{args.video}' is not listed under personal")
+    params.personal_video(args.video)
     params.video_path(args.reference)
     paths = infer.TransferPaths(
         model=infer.model_path(args.video, args.variant),

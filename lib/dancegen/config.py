@@ -156,6 +156,12 @@ class Params:
     infer: InferParams = InferParams()
     evaluate: EvaluateParams = EvaluateParams()
 
+    def personal_video(self, name: str) -> str:
+        """``name`` if it is one of the personal videos, else a one-line error."""
+        if name not in self.personal:
+            raise DanceGenError("params.yaml", f"'{name}' is not listed under personal")
+        return name
+
     def video_path(self, name: str) -> Path:
         if name not in self.videos:
             raise DanceGenError("params.yaml", f"video '{name}' is not listed under videos")
