@@ -14,6 +14,7 @@ import yaml
 from test_dataset import make_video
 
 import dancegen.model
+import dancegen.train
 from dancegen.config import LossParams, ModelParams, PosemapParams, TrainParams
 from dancegen.errors import DanceGenError
 from dancegen.model import SYNTHESIS, GeneratorConfig, GeneratorObjective, Generators, load_generators
@@ -150,6 +151,40 @@ def test_changed_params_start_afresh(video, tmp_path):
     again = train_model(paths, "pix2pixhd", TINY, train, dataclasses.replace(LOSS, w_fm=5.0), POSE)
     assert again["seconds_per_step_low"] > 0
     assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+
+
+def test_changed_code_starts_afresh_and_trains_anew(video, tmp_path, monkeypatch, caplog):
+    paths = run_dirs(video, tmp_path)
+    train = dataclasses.replace(TRAIN, high_iters=0)
+    train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
+    old, _, _ = load_generators(paths.model)
+    # A changed loss term: new code, and the code hash of the training's sources with it.
+    real = dancegen.model.feature_matching_loss
+    monkeypatch.setattr(dancegen.model, "feature_matching_loss", lambda r, f: 3.0 * real(r, f))
+    monkeypatch.setattr(dancegen.train, "training_code", lambda: "changed-losses-py")
+    with caplog.at_level("INFO", logger="dancegen.train"):
+        again = train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
+    assert any("other params, data or code: starting afresh" in r.message for r in caplog.records)
+    assert again["seconds_per_step_low"] > 0
+    assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+    new, _, _ = load_generators(paths.model)
+    assert any(not torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+
+
+def test_checkpoint_of_another_architecture_starts_afresh(video, tmp_path, monkeypatch, caplog):
+    # Same fingerprint (as if the architecture had changed outside the hashed code), other tensors.
+    monkeypatch.setattr(dancegen.train, "fingerprint", lambda *args: "same")
+    paths = run_dirs(video, tmp_path)
+    train = dataclasses.replace(TRAIN, high_iters=0)
+    train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
+    wider = dataclasses.replace(TINY, ngf=12)
+    with caplog.at_level("INFO", logger="dancegen.train"):
+        again = train_model(paths, "pix2pixhd", wider, train, LOSS, POSE)
+    assert any("does not fit the current networks" in r.message for r in caplog.records)
+    assert again["seconds_per_step_low"] > 0
+    assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+    model, _, _ = load_generators(paths.model)
+    assert model.config.ngf == 12
 
 
 def test_nan_loss_stops_naming_step_and_term(video, tmp_path, monkeypatch):

@@ -10,10 +10,13 @@ from the same discriminators' scores (pix2pixHD's order).
 Files (written by rank 0 only, each atomically):
   ``<checkpoint_dir>/checkpoint.pt``  networks, optimisers, grad scaler, phase and step, the
         logging window, RNG states of python / numpy / torch (+ CUDA), and a fingerprint of the
-        params and data it belongs to. Written every ``train.checkpoint_every`` steps and at the end
-        of each phase. A run finding a checkpoint with its own fingerprint resumes from it (the
-        data order is a pure function of seed, phase and step, so a resumed run repeats the
-        uninterrupted one); with another fingerprint it starts afresh.
+        params, data and code it belongs to (code: :func:`dancegen.sources.code_hash` of this
+        module's import closure, so a changed loss or network never resumes an old run). Written
+        every ``train.checkpoint_every`` steps and at the end of each phase. A run finding a
+        checkpoint with its own fingerprint resumes from it (the data order is a pure function of
+        seed, phase and step, so a resumed run repeats the uninterrupted one); with another
+        fingerprint, or with tensors that do not fit the current networks, it says so in one log
+        line and starts afresh (DVCLive's history is then started afresh too).
   ``<model_path>``  the final generators (:func:`dancegen.model.save_generators`).
   ``<log_dir>/``    DVCLive: ``metrics.json`` (last logged values, ``vgg_used``, ``sp_used``,
         seconds per step), ``plots/metrics/**.tsv`` (every loss term, mean over ``train.log_every``
@@ -55,6 +58,7 @@ from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, VARIANTS, Critics, Gene
 from dancegen.nets.sp_encoder import load_sp
 from dancegen.nets.vgg import load_vgg19
 from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
+from dancegen.sources import code_hash
 from dancegen.store import atomic_path
 
 log = logging.getLogger(__name__)
@@ -287,9 +291,14 @@ def require_inputs(paths: TrainPaths, use_sp: bool) -> None:
             raise DanceGenError(path, "not found (run the stages before train first: dvc repro)")
 
 
+def training_code() -> str:
+    """Hash of the library code a training run executes (this module's import closure)."""
+    return code_hash(__name__)
+
+
 def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
                 posemap: PosemapParams, paths: TrainPaths, use_sp: bool) -> str:
-    """Hash of what a run computes: variant, params (but reporting knobs), pairs and data sizes."""
+    """Hash of what a run computes: variant, params (but reporting knobs), pairs, data sizes, code."""
     train_keys = {k: v for k, v in dataclasses.asdict(train).items() if k not in _REPORTING_KEYS}
     data = {"pairs": hashlib.sha256(paths.pairs.read_bytes()).hexdigest(),
             "sizes": [p.stat().st_size
@@ -298,8 +307,27 @@ def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: Loss
         data["sp"] = hashlib.sha256(paths.sp.read_bytes()).hexdigest()
     blob = json.dumps({"variant": variant, "model": dataclasses.asdict(model), "train": train_keys,
                        "loss": dataclasses.asdict(loss), "posemap": dataclasses.asdict(posemap),
-                       "data": data}, sort_keys=True)
+                       "data": data, "code": training_code()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _same_shapes(module: torch.nn.Module, state: dict) -> bool:
+    own = module.state_dict()
+    return own.keys() == state.keys() and all(own[k].shape == state[k].shape for k in own)
+
+
+def fits_networks(ckpt: dict, generators: Generators, plan: list[Phase], branches: tuple[str, ...],
+                  model: ModelParams, loss: LossParams) -> bool:
+    """Whether the checkpoint's tensors have the names and shapes of the networks this run builds
+    for the checkpoint's phase (a changed architecture does not)."""
+    phase = next((p for p in plan if p.index == ckpt["phase"]), None)
+    if phase is None or not isinstance(ckpt.get("generators"), dict):
+        return False
+    probe = Generators(generators.config)
+    if phase.enhanced:
+        probe.enhance()
+    critics = Critics(branches, generators.config.pose_channels, model, phase.num_d, loss.w_gp)
+    return _same_shapes(probe, ckpt["generators"]) and _same_shapes(critics, ckpt.get("critics", {}))
 
 
 def _rng_state() -> dict:
@@ -336,7 +364,7 @@ def load_checkpoint(path: Path, fp: str, device: torch.device) -> dict | None:
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
         raise DanceGenError(path, "not a dancegen training checkpoint; delete it to start afresh")
     if state["fingerprint"] != fp:
-        log.info("checkpoint %s is from other params or data: starting afresh", path)
+        log.info("checkpoint %s is from other params, data or code: starting afresh", path)
         return None
     state["rng"]["torch"] = state["rng"]["torch"].cpu()
     if "cuda" in state["rng"]:
@@ -481,6 +509,9 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
     ckpt = load_checkpoint(ckpt_path, fp, device)
     plan = phases(train, model)
     generators = Generators(GeneratorConfig.from_params(variant, model, posemap.K))
+    if ckpt is not None and not fits_networks(ckpt, generators, plan, branches, model, loss):
+        log.info("checkpoint %s does not fit the current networks: starting afresh", ckpt_path)
+        ckpt = None
 
     resume_step = None if ckpt is None else plan_step(plan, ckpt["phase"], ckpt["step"])
     runlog = RunLog(paths.logs, resume_step, ranks.main, train.log_every,
