@@ -14,8 +14,10 @@ import time
 import torch
 
 from dancegen.config import LossParams, ModelParams, TrainParams
-from dancegen.model import GeneratorConfig, GeneratorObjective, Generators, supervised_branches
+from dancegen.losses import VGGLoss
+from dancegen.model import GeneratorConfig, Generators, supervised_branches
 from dancegen.nets.vgg import Vgg19Features
+from dancegen.objective import GeneratorObjective
 from dancegen.train import Phase, Ranks, Trainer, select_device
 
 CONFIGS = {
@@ -51,7 +53,7 @@ def main() -> None:
     generators = Generators(GeneratorConfig.from_params(args.variant, model, K))
     if high_phase:
         generators.enhance()
-    objective = GeneratorObjective(loss, Vgg19Features() if args.vgg else None, None)
+    objective = GeneratorObjective(loss, VGGLoss(Vgg19Features()) if args.vgg else None, None)
     phase = Phase(int(high_phase), args.phase, res, args.steps,
                   model.num_d_high if high_phase else model.num_d_low, high_phase, 0)
     trainer = Trainer(generators, supervised_branches(args.variant, loss.w_synthesis), phase, model, loss,

@@ -9,20 +9,19 @@ Writes reports/metrics.json, reports/novelty.csv, reports/eval/pairs.csv, report
 """
 
 import argparse
-from pathlib import Path
-
 from dancegen.cli import run_stage
 from dancegen.config import load_params
 from dancegen.evaluate import evaluate, finite_json
+from dancegen.layout import VideoPaths
 from dancegen.store import atomic_dir, atomic_path
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     params = load_params()
-    inputs = {v: (Path("data/frames") / f"{v}.h5", Path("data/pose") / f"{v}.h5") for v in params.personal}
+    inputs = {v: VideoPaths.of(v) for v in params.personal}
     result = evaluate(inputs, params.train.variants, "data/infer", params.pairs.train_fraction,
-                      params.pose.mask_threshold, params.evaluate.novelty_k)
+                      params.inputs, params.evaluate.novelty_k)
     with atomic_path("reports/metrics.json") as tmp:
         tmp.write_text(finite_json(result.metrics))
     with atomic_path("reports/novelty.csv") as tmp:

@@ -15,7 +15,6 @@ from dancegen import infer
 from dancegen.cli import run_stage
 from dancegen.config import load_params
 from dancegen.model import VARIANTS
-from dancegen.train import phases
 
 
 def main() -> None:
@@ -27,8 +26,8 @@ def main() -> None:
     params.personal_video(args.video)
     counts = infer.infer_video(
         Path("data/infer") / args.video / f"{args.variant}.h5", args.video, infer.VideoPaths.of(args.video),
-        infer.model_path(args.video, args.variant), phases(params.train, params.model)[-1].resolution,
-        params.posemap, params.pairs.train_fraction, params.infer.batch_size)
+        infer.model_path(args.video, args.variant), params.inputs, params.pairs.train_fraction,
+        params.infer.batch_size)
     logging.info("%d test pairs, %d run frames", counts["pairs"], counts["run_frames"])
 
 

@@ -17,7 +17,8 @@ from dancegen.report import ReportInputs, build_report
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     params = load_params()
-    build_report(ReportInputs(list(params.personal), list(params.reference), list(params.train.variants)))
+    build_report(ReportInputs(list(params.personal), list(params.reference), list(params.train.variants),
+                              spec=params.inputs))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def main() -> None:
         checkpoints=Path("data/checkpoints") / v / m,
         logs=Path("reports/train") / v / m,
     )
-    train_model(paths, m, params.model, params.train, params.loss, params.posemap)
+    train_model(paths, m, params.model, params.train, params.loss, params.inputs)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from dancegen import infer
 from dancegen.cli import run_stage
 from dancegen.config import load_params
 from dancegen.model import VARIANTS
-from dancegen.train import phases
 
 
 def main() -> None:
@@ -36,8 +35,7 @@ def main() -> None:
         scene=Path(params.infer.background_image),
     )
     stats = infer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
-                           phases(params.train, params.model)[-1].resolution, params.posemap, params.infer,
-                           params.pairs.train_fraction)
+                           params.inputs, params.infer, params.pairs.train_fraction)
     logging.info("%d frames (%d reused the last good pose), mean nearest-pose distance %s",
                  stats["frames"], stats["reused_pose_frames"], stats["mean_nearest_pose_distance"])
 

@@ -12,11 +12,11 @@ from torch.utils.data import DataLoader
 
 from dancegen import demo
 from dancegen.background import save_background
-from dancegen.config import PosemapParams
+from dancegen.config import InputSpec, PosemapParams
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
 from dancegen.pairs import make_pairs
-from dancegen.store import FrameWriter, PoseWriter
+from dancegen.store import FrameWriter, PoseStore, PoseWriter
 from dancegen.train import TrainPaths
 
 FPS = 30
@@ -51,7 +51,7 @@ def video(tmp_path_factory) -> TrainPaths:
 
 def dataset(paths: TrainPaths, resolution: int, split: str = "train", K: int = 3) -> PairDataset:
     return PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, split, resolution,
-                       PosemapParams(K=K))
+                       InputSpec(PosemapParams(K=K)))
 
 
 def test_item_layout_and_ranges(video):
@@ -59,10 +59,11 @@ def test_item_layout_and_ranges(video):
     assert len(ds) == 16
     item = ds[0]
     shapes = {k: tuple(v.shape) for k, v in item.items()}
-    assert shapes == {"I_in": (3, 32, 32), "I_ref": (3, 32, 32), "B": (3, 32, 32), "parsing_in": (32, 32),
+    assert shapes == {"I_in": (3, 32, 32), "I_ref": (3, 32, 32), "B": (3, 32, 32), "B_in": (3, 32, 32),
+                      "parsing_in": (32, 32),
                       "theta": (10, 2, 3), "part_valid": (10,), "P_ref": (45, 32, 32), "H_ref": (1, 32, 32),
                       "in_frame": (), "ref_frame": ()}
-    for key in ("I_in", "I_ref", "B"):
+    for key in ("I_in", "I_ref", "B", "B_in"):
         assert item[key].dtype == torch.float32
         assert -1.0 <= item[key].min() and item[key].max() <= 1.0
         assert item[key].std() > 0.1          # a real picture, not a constant
@@ -72,6 +73,18 @@ def test_item_layout_and_ranges(video):
     assert item["part_valid"].dtype == torch.bool and item["part_valid"].all()  # demo poses are complete
     assert 0.0 <= item["P_ref"].min() and item["P_ref"].max() <= 1.0
     assert set(item["H_ref"].unique().tolist()) == {0.0, 1.0}
+
+
+def test_scene_is_the_input_frame_with_only_its_person_replaced_by_the_plate(video):
+    ds = dataset(video, 64)
+    item = ds[0]
+    with PoseStore(video.pose) as pose:
+        t = int(item["in_frame"])
+        person = torch.from_numpy((pose.parsing(t) > 0) | (pose.mask(t) >= 128))
+    far = torch.nn.functional.max_pool2d(person[None, None].float(), 31, 1, 15)[0, 0] == 0
+    assert torch.equal(item["B_in"][:, person], item["B"][:, person])
+    assert torch.equal(item["B_in"][:, far], item["I_in"][:, far])
+    assert far.float().mean() > 0.2
 
 
 def test_item_matches_the_files(video):
@@ -103,7 +116,7 @@ def test_history_skips_invalid_frames(video):
     maps = ds[0]["P_ref"]
     ref = PairDataset.__new__(PairDataset)
     ref.__dict__.update(ds.__dict__)
-    ref.posemap_params = PosemapParams(K=1)
+    ref.spec, ref._pid = InputSpec(PosemapParams(K=1)), -1
     for k, frame in enumerate((5, 2, 2)):
         ref.pairs = np.array([[0, frame]])
         torch.testing.assert_close(maps[15 * k:15 * (k + 1)], ref[0]["P_ref"])
@@ -123,4 +136,4 @@ def test_bad_inputs_name_the_file(video, tmp_path):
     bad = tmp_path / "pairs.csv"
     bad.write_text("split,in_frame,ref_frame\ntrain,0,3\n")     # frame 3 has no valid pose
     with pytest.raises(DanceGenError, match="no valid pose"):
-        PairDataset(video.frames, video.pose, bad, video.background, "train", 32, PosemapParams())
+        PairDataset(video.frames, video.pose, bad, video.background, "train", 32, InputSpec())

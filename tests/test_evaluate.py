@@ -4,15 +4,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-from dancegen import skeleton
-from dancegen.dataset import resize_area
+from dancegen import metrics, skeleton
+from dancegen.background import save_background
+from dancegen.baselines import BASELINES
+from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
 from dancegen.evaluate import MEAN_KEY, evaluate, finite_json
+from dancegen.inputs import resize_area
+from dancegen.layout import VideoPaths
 from dancegen.skeleton import J
 from dancegen.store import FrameWriter, PoseWriter
 
@@ -53,6 +58,8 @@ def write_video(data: Path) -> np.ndarray:
         for t in range(T):
             fw.append(frames[t])
             pw.append(skeleton_pose(t), t != INVALID, person_mask(t), np.zeros((S, S), np.uint8))
+    plate = np.full((S, S, 3), 90, np.uint8)
+    save_background(data / "background" / "v", plate, np.ones((S, S), np.float32), T, T)
     return frames
 
 
@@ -70,7 +77,7 @@ def write_infer(path: Path, frames: np.ndarray, change) -> None:
         f["pairs_index"] = PAIRS
         f["run_out"] = np.stack([change(*truth(frames, t)) for t in run])
         f["run_frames"] = run
-        f.attrs.update(resolution=R, model_meta=json.dumps({"steps": 500, "vgg_used": True, "sp_used": False}))
+        f.attrs.update(resolution=R, run_input_frame=int(run[0]), model_meta=json.dumps({"steps": 500, "vgg_used": True, "sp_used": False}))
 
 
 def identical(image, mask):
@@ -89,8 +96,8 @@ def data(tmp_path) -> tuple[Path, np.ndarray]:
 
 
 def run_evaluate(data: Path, k: int = 3):
-    inputs = {"v": (data / "frames" / "v.h5", data / "pose" / "v.h5")}
-    return evaluate(inputs, ["ours", "pix2pixhd"], data / "infer", TRAIN_FRACTION, 0.5, k)
+    return evaluate({"v": VideoPaths.of("v", data)}, ["ours", "pix2pixhd"], data / "infer", TRAIN_FRACTION,
+                    InputSpec(scene_dilate_px=2), k)
 
 
 def test_generated_equal_to_truth_scores_perfectly(data):
@@ -104,7 +111,9 @@ def test_generated_equal_to_truth_scores_perfectly(data):
     assert ours["foreground"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
     assert ours["difference"] == {"whole": 0.0, "foreground": 0.0}
     assert ours["pairs"] == 3 and ours["run_frames"] == 5
-    assert ours["config"] == {"resolution": R, "iterations": 500, "vgg_used": True, "sp_used": False}
+    assert ours["config"] == {"resolution": R, "iterations": 500, "compose": None, "upsample": None,
+                              "perceptual": None, "vgg_used": True, "sp_used": False}
+    assert ours["background"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
     assert doc[MEAN_KEY]["pix2pixhd"]["whole"]["ssim"] == 1.0 and doc[MEAN_KEY]["ours"]["videos"] == 1
 
 
@@ -129,6 +138,29 @@ def test_an_offset_outside_the_person_spares_the_foreground_and_the_differences(
     assert list(np.isnan(run["diff_mse"])) == [True, False, False, True, False]
     # the person box moves, so the unchanged-offset region differs and the difference MSE is small
     assert 0 < ours["difference"]["whole"] < ours["whole"]["mse"]
+
+
+def test_baselines_score_what_they_copy(data):
+    root, frames = data
+    for variant in ("ours", "pix2pixhd"):
+        write_infer(root / "infer" / "v" / f"{variant}.h5", frames, identical)
+    doc = run_evaluate(root).metrics["v"]
+    copied = [metrics.ssim(resize_area(frames[a], R), resize_area(frames[b], R)) for a, b in PAIRS]
+    assert doc["input_frame"]["whole"]["ssim"] == pytest.approx(np.mean(copied))
+    plate = np.full((R, R, 3), 90, np.uint8)
+    assert doc["background"]["whole"]["mse"] == pytest.approx(
+        np.mean([metrics.mse(plate, resize_area(frames[b], R)) for _, b in PAIRS]))
+    # No parsed parts in these poses: the tangram is B_in, the input frame with its person box
+    # replaced by the plate — the plate inside the box, the input frame far from it.
+    assert doc["tangram"]["config"] == {"resolution": R, "baseline": True}
+    def scene(t: int) -> np.ndarray:
+        grown = cv2.dilate((person_mask(t) >= 128).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+        covered = resize_area(grown.astype(np.float32), R) > 0
+        return np.where(covered[..., None], plate, resize_area(frames[t], R))
+
+    assert doc["tangram"]["whole"]["mse"] == pytest.approx(
+        np.mean([metrics.mse(scene(a), resize_area(frames[b], R)) for a, b in PAIRS]), abs=0.5)
+    assert doc["ours"]["whole"]["ssim"] == 1.0
 
 
 def test_novelty_rises_with_the_distance_from_the_training_poses(data):
@@ -167,7 +199,7 @@ def test_the_stage_writes_metrics_novelty_and_per_frame_tables(data, tmp_path):
     for variant in ("ours", "pix2pixhd"):
         write_infer(root / "data" / "infer" / "v" / f"{variant}.h5", frames, identical)
     (root / "data").mkdir(exist_ok=True)
-    for kind in ("frames", "pose"):
+    for kind in ("frames", "pose", "background"):
         (root / kind).rename(root / "data" / kind)
     (root / "params.yaml").write_text(
         "videos: {v: v.mp4}\npersonal: [v]\nreference: []\npairs: {train_fraction: 0.75}\n"
@@ -177,6 +209,8 @@ def test_the_stage_writes_metrics_novelty_and_per_frame_tables(data, tmp_path):
     assert done.returncode == 0, done.stderr
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
     assert metrics["v"]["pix2pixhd"]["whole"]["mse"] == 0.0
-    assert len(pd.read_csv(root / "reports" / "novelty.csv")) == 10
-    assert len(pd.read_csv(root / "reports" / "eval" / "pairs.csv")) == 6
-    assert len(pd.read_csv(root / "reports" / "eval" / "run.csv")) == 10
+    assert set(metrics["v"]) == {"ours", "pix2pixhd", *BASELINES}
+    # 2 variants and 3 baselines, each on the 3 pairs and the 5 run frames
+    assert len(pd.read_csv(root / "reports" / "novelty.csv")) == 25
+    assert len(pd.read_csv(root / "reports" / "eval" / "pairs.csv")) == 15
+    assert len(pd.read_csv(root / "reports" / "eval" / "run.csv")) == 25

@@ -1,13 +1,15 @@
 """The variants' generators, discriminators and losses on real demo batches (tiny networks)."""
 
+import dataclasses
+
 import pytest
 import torch
 from test_dataset import dataset, make_video
 
 from dancegen.config import LossParams, ModelParams
-from dancegen.model import (FINAL, GREEN, SYNTHESIS, Critics, GeneratorConfig, GeneratorObjective,
-                            Generators, chroma_key, load_generators, on_green, save_generators,
-                            supervised_branches, targets)
+from dancegen.model import (FINAL, GREEN, SYNTHESIS, GeneratorConfig, Generators, chroma_key,
+                            load_generators, on_green, save_generators, supervised_branches)
+from dancegen.objective import Critics, GeneratorObjective, targets
 from dancegen.nets.generator import LocalEnhancer
 
 TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2)
@@ -64,9 +66,39 @@ def test_generator_outputs(video, variant, keys):
     if "T" in keys:
         assert out["T"].shape == (2, 30, 32, 32)
         assert out["key"].shape == (2, 1, 32, 32)
-        # eq. 2: I_comb is Ĩ_out where the key is 1 and B where it is 0
-        expected = out["key"] * out[SYNTHESIS] + (1 - out["key"]) * batch["B"]
+        # eq. 2: I_comb is Ĩ_out where the key is 1 and the scene where it is 0 (B_in when blending)
+        expected = out["key"] * out[SYNTHESIS] + (1 - out["key"]) * batch["B_in"]
         torch.testing.assert_close(out["comb"], expected)
+
+
+@pytest.mark.parametrize("variant", ["ours", "ours_baseline"])
+def test_blending_nets_start_as_exactly_the_composites_they_are_given(video, variant):
+    from dancegen.parts import tangram, warp_parts_with_coverage
+
+    batch = batch_of(video, 32)
+    gens = generators(variant)
+    assert gens.config.blends
+    out = gens(batch)
+    T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                           batch["part_valid"])
+    on_green_screen = tangram(T, coverage, torch.tensor(GREEN).view(1, 3, 1, 1).expand(2, 3, 32, 32))
+    assert torch.equal(out[SYNTHESIS], on_green_screen.clamp(-1, 1))
+    assert torch.equal(out[FINAL], out["comb"])
+    # and the composite is the warped person over the input frame's own room
+    assert (out["comb"] - batch["B_in"]).abs().amax(1).gt(0.05).float().mean() < 0.5
+    changed = (out["comb"] - batch["B_in"]).abs().amax(1) > 0.05
+    assert changed.any()
+
+
+def test_paper_composition_synthesises_on_the_plate(video):
+    torch.manual_seed(0)
+    gens = Generators(GeneratorConfig.from_params("ours", dataclasses.replace(TINY, compose="paper"), K=3))
+    assert not gens.config.blends
+    batch = batch_of(video, 32)
+    out = gens(batch)
+    expected = out["key"] * out[SYNTHESIS] + (1 - out["key"]) * batch["B"]
+    torch.testing.assert_close(out["comb"], expected)
+    assert not torch.equal(out[FINAL], out["comb"])
 
 
 def test_supervised_branches():

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dancegen.background import save_background
+from dancegen.baselines import BASELINES
 from dancegen.errors import DanceGenError
 from dancegen.evaluate import MEAN_KEY
 from dancegen.report import ReportInputs, build_report, metric_tables
@@ -35,7 +37,12 @@ def fixture(tmp_path):
         mask[10:40, 15:30] = 255
         for _ in range(T):
             pw.append(np.zeros((133, 3), np.float32), True, mask, (mask > 0).astype(np.uint8))
+    save_background(data / "background" / "vid", np.full((S, S, 3), 90, np.uint8), np.ones((S, S), np.float32), T, T)
     metrics = {"vid": {}, MEAN_KEY: {}}
+    for i, name in enumerate(BASELINES):
+        scores = {**_scores(300.0 + 10 * i), "background": {"mse": 5.0 + i, "psnr": 40.0, "ssim": 0.95}}
+        metrics["vid"][name] = {**scores, "config": {"resolution": R, "baseline": True}}
+        metrics[MEAN_KEY][name] = {**scores, "videos": 1}
     for i, v in enumerate(VARIANTS):
         metrics["vid"][v] = {**_scores(100.0 + 10 * i),
                              "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True}}
@@ -76,6 +83,9 @@ def test_report_renders_tables_figures_and_videos(fixture):
     assert "| pix2pixHD | 120.00 |" in t1
     assert "| Ours | 50.00 | 20.00 |" in text.split("**Table 3.")[1]
     assert "without the perceptual loss" in text                       # vgg_used: false is shown
+    # the baselines follow the variants in every table, the background region has its own
+    assert t1.index("| Ours |") < t1.index("| *Input frame (copied)* | 300.00 |") < t1.index("*Tangram over B_in*")
+    assert "| *Background plate* | 6.00 | 40.000 | 0.9500 |" in text.split("**Background region")[1]
     assert "| vid | 0.710 | 4.20 | 0.900 |" in text                      # L_SP net scores
     assert "| 9 | 2 | 1.25 |" in text                                    # transfer stats incl. reused poses
     figures = fixture.reports / "figures"

@@ -13,12 +13,13 @@ import torch
 import yaml
 from test_dataset import make_video
 
-import dancegen.model
+import dancegen.objective
 import dancegen.train
-from dancegen.config import LossParams, ModelParams, PosemapParams, TrainParams
+from dancegen.config import InputSpec, LossParams, ModelParams, TrainParams
 from dancegen.errors import DanceGenError
-from dancegen.model import SYNTHESIS, GeneratorConfig, GeneratorObjective, Generators, load_generators
+from dancegen.model import SYNTHESIS, GeneratorConfig, Generators, load_generators
 from dancegen.nets.sp_encoder import SPNet, save_sp
+from dancegen.objective import GeneratorObjective
 from dancegen.train import CHECKPOINT_NAME, Ranks, Trainer, phases, train_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n
 TRAIN = TrainParams(low_res=32, high_res=64, low_iters=4, high_iters=4, batch_size=2, workers=0,
                     checkpoint_every=2, log_every=1, sample_every=3, seed=0)
 LOSS = LossParams(w_vgg=0.0, w_sp=0.0)
-POSE = PosemapParams()
+POSE = InputSpec()
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +47,14 @@ def logged(paths, term: str) -> dict[int, float]:
     return {int(step): float(value) for step, value in (r.split("\t") for r in rows)}
 
 
-def test_one_step_changes_every_network(video):
+@pytest.mark.parametrize("compose, steps", [("paper", 1), ("blend", 2)])
+def test_every_network_learns_from_the_first_steps(video, compose, steps):
+    # A blending net's head starts at exactly 0, so its first step moves only the head: the trunk
+    # behind it gets a gradient from the second step on.
     from test_model import batch_of
 
     torch.manual_seed(0)
-    gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))
+    gens = Generators(GeneratorConfig.from_params("ours", dataclasses.replace(TINY, compose=compose), K=3))
     trainer = Trainer(gens, (SYNTHESIS, "final"), phases(TRAIN, TINY)[0], TINY, LOSS, TRAIN,
                       GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
     named = {**{f"G_{k}": v for k, v in gens.nets.items()},
@@ -60,8 +64,9 @@ def test_one_step_changes_every_network(video):
     blind = {f"scales.{i}.layers.{TINY.n_layers_d + 1}.bias" for i in range(TINY.num_d_low)}
     before = {net: {n: p.detach().clone() for n, p in m.named_parameters() if n not in blind}
               for net, m in named.items()}
-    values, _, _ = trainer.step(batch_of(video, 32))
-    assert all(np.isfinite(v) for v in values.values())
+    for _ in range(steps):
+        values, _, _ = trainer.step(batch_of(video, 32))
+        assert all(np.isfinite(v) for v in values.values())
     for net, module in named.items():
         params = dict(module.named_parameters())
         unchanged = [n for n, old in before[net].items() if torch.equal(old, params[n])]
@@ -79,7 +84,8 @@ def test_overfitting_one_pair_lowers_the_reconstruction_error(video, tmp_path):
     paths = one_pair(video, tmp_path)
     train = dataclasses.replace(TRAIN, low_iters=80, high_iters=0, batch_size=1, checkpoint_every=80,
                                 sample_every=80, lr=1e-3)
-    train_model(paths, "ours", TINY, train, LOSS, POSE)
+    # The paper's composition starts far from the target (blending starts at I_comb, near it).
+    train_model(paths, "ours", dataclasses.replace(TINY, compose="paper"), train, LOSS, POSE)
     l1 = logged(paths, "final/l1")
     first, last = np.mean([l1[s] for s in range(1, 11)]), np.mean([l1[s] for s in range(71, 81)])
     assert last < 0.7 * first
@@ -89,7 +95,7 @@ def test_overfitting_one_pair_lowers_the_reconstruction_error(video, tmp_path):
 def test_overfitting_one_pair_for_long_reconstructs_it(video, tmp_path):
     # The paper's learning rate; 400 steps of a small model on one pair.
     paths = one_pair(video, tmp_path)
-    model = dataclasses.replace(TINY, ngf=16, n_blocks=2, ndf=16)
+    model = dataclasses.replace(TINY, ngf=16, n_blocks=2, ndf=16, compose="paper")
     train = dataclasses.replace(TRAIN, low_iters=400, high_iters=0, batch_size=1, checkpoint_every=400,
                                 sample_every=100)
     train_model(paths, "ours", model, train, LOSS, POSE)
@@ -159,8 +165,8 @@ def test_changed_code_starts_afresh_and_trains_anew(video, tmp_path, monkeypatch
     train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
     old, _, _ = load_generators(paths.model)
     # A changed loss term: new code, and the code hash of the training's sources with it.
-    real = dancegen.model.feature_matching_loss
-    monkeypatch.setattr(dancegen.model, "feature_matching_loss", lambda r, f: 3.0 * real(r, f))
+    real = dancegen.objective.feature_matching_loss
+    monkeypatch.setattr(dancegen.objective, "feature_matching_loss", lambda r, f: 3.0 * real(r, f))
     monkeypatch.setattr(dancegen.train, "training_code", lambda: "changed-losses-py")
     with caplog.at_level("INFO", logger="dancegen.train"):
         again = train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
@@ -189,7 +195,7 @@ def test_checkpoint_of_another_architecture_starts_afresh(video, tmp_path, monke
 
 def test_nan_loss_stops_naming_step_and_term(video, tmp_path, monkeypatch):
     paths = run_dirs(video, tmp_path)
-    real = dancegen.model.feature_matching_loss
+    real = dancegen.objective.feature_matching_loss
     calls = {"n": 0}
 
     def poisoned(real_outputs, fake_outputs):
@@ -197,7 +203,7 @@ def test_nan_loss_stops_naming_step_and_term(video, tmp_path, monkeypatch):
         loss = real(real_outputs, fake_outputs)
         return loss * float("nan") if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(dancegen.model, "feature_matching_loss", poisoned)
+    monkeypatch.setattr(dancegen.objective, "feature_matching_loss", poisoned)
     with pytest.raises(DanceGenError, match=r"step 3 .*'final/fm' is nan"):
         train_model(paths, "pix2pixhd", TINY, TRAIN, LOSS, POSE)
     assert torch.load(paths.checkpoints / CHECKPOINT_NAME, weights_only=False)["step"] == 2

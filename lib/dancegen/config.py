@@ -78,6 +78,8 @@ class ModelParams:
     n_layers_d: int = 3
     num_d_low: int = 2         # discriminator scales at the low resolution
     num_d_high: int = 3        # ... and at the high resolution
+    upsample: str = "resize"   # resize (nearest ×2 + 3×3 conv) | transpose (pix2pixHD, the paper)
+    compose: str = "blend"     # blend (nets correct the composites they are given) | paper
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class TrainParams:
     sample_every: int = 100
 
 
+PERCEPTUAL = ("auto", "vgg19", "efficientnet_lite0", "off")
+
+
 @dataclass(frozen=True)
 class LossParams:
     w_rela: float = 1.0
@@ -108,6 +113,9 @@ class LossParams:
     w_sp: float = 10.0
     w_s: float = 0.01
     vgg_weights: str = "auto"   # path to a torchvision-layout VGG19 state dict, or auto = torch hub cache
+    perceptual: str = "auto"    # auto (VGG19 when its weights are found, else EfficientNet-Lite0) |
+                                # vgg19 | efficientnet_lite0 | off; weighted by w_vgg
+    w_l1: float = 0.0           # L1 reconstruction term on every branch (not in the paper)
     w_synthesis: float = 1.0    # weight of the synthesis net's own losses; 0 = the paper's Ours-baseline
 
 
@@ -139,6 +147,16 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """What the generators' inputs are built from (:mod:`dancegen.inputs`), gathered from three
+    sections: the pose maps, the person mask's threshold and the growth of the input's person region."""
+
+    posemap: PosemapParams = PosemapParams()
+    mask_threshold: float = 0.5       # pose.mask_threshold
+    scene_dilate_px: int = 9          # background.dilate_px
+
+
+@dataclass(frozen=True)
 class Params:
     videos: dict = field(default_factory=dict)      # video name -> path
     personal: list = field(default_factory=list)    # names of personal (target) videos
@@ -155,6 +173,10 @@ class Params:
     train_sp: TrainSPParams = TrainSPParams()
     infer: InferParams = InferParams()
     evaluate: EvaluateParams = EvaluateParams()
+
+    @property
+    def inputs(self) -> InputSpec:
+        return InputSpec(self.posemap, self.pose.mask_threshold, self.background.dilate_px)
 
     def personal_video(self, name: str) -> str:
         """``name`` if it is one of the personal videos, else a one-line error."""
@@ -257,6 +279,14 @@ def _check(p: Params, source: str) -> None:
     for key, val in (("infer.max_frames", p.infer.max_frames), ("infer.edge_blur", p.infer.edge_blur)):
         if val < 0:
             raise bad(key, f"must be >= 0, got {val}")
+    for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
+                            ("model.compose", p.model.compose, ("blend", "paper")),
+                            ("loss.perceptual", p.loss.perceptual, PERCEPTUAL)):
+        if val not in known:
+            raise bad(key, f"must be one of {', '.join(known)}, got '{val}'")
+    for key in ("w_rela", "w_gp", "w_fm", "w_vgg", "w_sp", "w_s", "w_l1", "w_synthesis"):
+        if getattr(p.loss, key) < 0:
+            raise bad(f"loss.{key}", f"must be >= 0, got {getattr(p.loss, key)}")
     if p.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise bad("train.precision", f"must be auto, fp32, bf16 or fp16, got '{p.train.precision}'")
     for res_key, res in (("train.low_res", p.train.low_res), ("train.high_res", p.train.high_res)):

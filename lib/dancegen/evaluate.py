@@ -1,14 +1,18 @@
 """Numerical evaluation on the test set (paper 4.4): Tables 1–3 and Fig. 10.
 
 For each personal video and variant, from its infer file (:mod:`dancegen.infer`) and the video's
-frames and pose files, at the model's resolution R:
+frames and pose files, at the model's resolution R — and for the trivial baselines of
+:mod:`dancegen.baselines` (input frame copied, background plate, tangram over B_in) on the same
+pairs and run, so every table shows whether a model learnt anything:
 
 * **whole / foreground** (Tables 1, 2): MSE (0–255), PSNR (dB) and SSIM of I_out against the
   reference frame, per test pair, then averaged over the pairs. The ground truth is the reference
   frame resized to R as the model saw it in training (``cv2.INTER_AREA``); the foreground is the
-  detected person (mask ≥ ``mask_threshold``) resized likewise and kept where ≥ 0.5. A frame
-  whose mask is empty at R has no foreground score. PSNR is infinite for an exact match and is
-  written as null.
+  reference person (:func:`dancegen.inputs.person_region`) resized likewise and kept where ≥ 0.5.
+  A frame whose mask is empty at R has no foreground score. PSNR is infinite for an exact match
+  and is written as null.
+* **background region**: the same scores over the pixels outside the reference person grown by
+  ``background.dilate_px`` (scaled to R): how well the scene is kept.
 * **difference** (Table 3): MSE of the generated difference frame I_out^t − I_out^{t−1} against the
   true one, over the consecutive run's neighbouring frames (t and t−1 both in the run), whole and
   over the union of the two frames' person masks.
@@ -16,13 +20,15 @@ frames and pose files, at the model's resolution R:
   against the valid training poses, paired with that frame's whole-frame SSIM.
 
 :func:`evaluate` returns an :class:`Evaluation`; its tables are the per-frame CSVs:
-  ``pairs``    video, variant, in_frame, ref_frame, mse, psnr, ssim, fg_mse, fg_psnr, fg_ssim
+  ``pairs``    video, variant, in_frame, ref_frame, mse, psnr, ssim, fg_mse, fg_psnr, fg_ssim,
+               bg_mse, bg_psnr, bg_ssim
   ``run``      video, variant, frame, ssim, diff_mse, diff_fg_mse, novelty
   ``novelty``  video, variant, frame, novelty, ssim
 and ``metrics`` is the ``reports/metrics.json`` document:
-  ``{video: {variant: {whole: {mse, psnr, ssim}, foreground: {mse, psnr, ssim},
-  difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations, vgg_used,
-  sp_used}}}, MEAN_KEY: {variant: {whole, foreground, difference, videos}}}``.
+  ``{video: {variant or baseline: {whole: {mse, psnr, ssim}, foreground: {…}, background: {…},
+  difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations, perceptual,
+  compose, upsample, vgg_used, sp_used} (baselines: {resolution, baseline: true})}}, MEAN_KEY: {variant or baseline:
+  {whole, foreground, background, difference, videos}}}``.
 """
 
 from __future__ import annotations
@@ -32,20 +38,28 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import h5py
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from dancegen import metrics
-from dancegen.dataset import resize_area
+from dancegen.background import load_background
+from dancegen.baselines import BASELINES, BaselineImages
+from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
+from dancegen.inputs import InputBuilder, check_consistent, person_region, resize_area
+from dancegen.layout import VideoPaths
 from dancegen.pairs import split_frames, valid_in
+from dancegen.posemaps import history_indices
 from dancegen.store import FrameStore, PoseStore
 
 MEAN_KEY = "mean_over_videos"
 SCORES = ("mse", "psnr", "ssim")
-PAIR_COLUMNS = ("video", "variant", "in_frame", "ref_frame", "mse", "psnr", "ssim", "fg_mse", "fg_psnr", "fg_ssim")
+GROUPS = ("whole", "foreground", "background")
+PAIR_COLUMNS = ("video", "variant", "in_frame", "ref_frame", "mse", "psnr", "ssim", "fg_mse", "fg_psnr", "fg_ssim",
+                "bg_mse", "bg_psnr", "bg_ssim")
 RUN_COLUMNS = ("video", "variant", "frame", "ssim", "diff_mse", "diff_fg_mse", "novelty")
 NOVELTY_COLUMNS = ("video", "variant", "frame", "novelty", "ssim")
 
@@ -59,19 +73,22 @@ class Evaluation:
 
 
 class GroundTruth:
-    """Reference frames and person masks of one personal video at resolution R."""
+    """Reference frames, person masks and background regions of one personal video at resolution R."""
 
-    def __init__(self, frames: FrameStore, pose: PoseStore, resolution: int, mask_threshold: float):
-        if len(frames) != len(pose) or frames.size != pose.size:
-            raise DanceGenError(pose.path, f"has {len(pose)} frames of {pose.size}² but {frames.path} "
-                                f"has {len(frames)} of {frames.size}² (re-run detect)")
+    def __init__(self, frames: FrameStore, pose: PoseStore, resolution: int, spec: InputSpec):
+        check_consistent(frames, pose)
         self.frames, self.pose = frames, pose
-        self.resolution, self.threshold = resolution, mask_threshold
+        self.resolution, self.threshold = resolution, spec.mask_threshold
+        grow = max(1, round(spec.scene_dilate_px * resolution / frames.size))
+        self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
 
-    def __call__(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame t as ``(R, R, 3) uint8 RGB`` and its person mask ``(R, R) bool``."""
-        person = (self.pose.mask(t) >= self.threshold * 255).astype(np.float32)
-        return resize_area(self.frames[t], self.resolution), resize_area(person, self.resolution) >= 0.5
+    def __call__(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame t as ``(R, R, 3) uint8 RGB``, its person ``(R, R) bool`` and its background
+        region ``(R, R) bool`` (outside the grown person)."""
+        person = person_region(self.pose.parsing(t), self.pose.mask(t), self.threshold)
+        small = resize_area(person.astype(np.float32), self.resolution)
+        grown = cv2.dilate((small > 0).astype(np.uint8), self._grow).astype(bool)
+        return resize_area(self.frames[t], self.resolution), small >= 0.5, ~grown
 
 
 def _scores(generated: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -> tuple[float, float, float]:
@@ -82,23 +99,25 @@ def _scores(generated: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -
     return error, metrics.psnr_from_mse(error), metrics.ssim(generated, truth, mask)
 
 
-def score_pairs(generated: h5py.Dataset, index: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
-    """Per test pair: whole and foreground scores; ``generated: (N, R, R, 3)``, ``index: (N, 2)`` in, ref."""
+def score_pairs(generated, index: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
+    """Per test pair: whole, foreground and background-region scores; ``generated[i]``: pair i's
+    ``(R, R, 3) uint8`` (an HDF5 dataset or :class:`BaselineImages`), ``index: (N, 2)`` in, ref."""
     rows = []
     for i, (t_in, t_ref) in enumerate(tqdm(index, desc="pairs", unit="pair", leave=False)):
-        image, mask = truth(int(t_ref))
+        image, mask, scene = truth(int(t_ref))
         out = generated[i]
-        rows.append((int(t_in), int(t_ref), *_scores(out, image, None), *_scores(out, image, mask)))
+        rows.append((int(t_in), int(t_ref), *_scores(out, image, None), *_scores(out, image, mask),
+                     *_scores(out, image, scene)))
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS[2:]))
 
 
-def score_run(generated: h5py.Dataset, frames: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
+def score_run(generated, frames: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
     """Per run frame: whole SSIM and the difference-frame MSEs against the previous frame (NaN for a
     frame whose predecessor is not in the run); ``generated: (M, R, R, 3)``, ``frames: (M,)``."""
     rows = []
     prev = None
     for i, t in enumerate(tqdm(frames, desc="run", unit="frame", leave=False)):
-        image, mask = truth(int(t))
+        image, mask, _ = truth(int(t))
         out = generated[i]
         diff = diff_fg = math.nan
         if prev is not None and prev[0] == t - 1:
@@ -121,38 +140,75 @@ def _mean(values) -> float | None:
 def _summary(pairs: pd.DataFrame, run: pd.DataFrame) -> dict:
     return {"whole": {k: _mean(pairs[k]) for k in SCORES},
             "foreground": {k: _mean(pairs[f"fg_{k}"]) for k in SCORES},
-            "difference": {"whole": _mean(run["diff_mse"]), "foreground": _mean(run["diff_fg_mse"])}}
+            "background": {k: _mean(pairs[f"bg_{k}"]) for k in SCORES},
+            "difference": {"whole": _mean(run["diff_mse"]), "foreground": _mean(run["diff_fg_mse"])},
+            "pairs": len(pairs), "run_frames": len(run)}
 
 
 def _model_config(attrs: dict) -> dict:
     meta = json.loads(attrs.get("model_meta", "{}"))
     return {"resolution": int(attrs["resolution"]), "iterations": meta.get("steps"),
-            "vgg_used": meta.get("vgg_used"), "sp_used": meta.get("sp_used")}
+            "compose": meta.get("compose"), "upsample": meta.get("upsample"), "perceptual": meta.get("perceptual"), "vgg_used": meta.get("vgg_used"),
+            "sp_used": meta.get("sp_used")}
+
+
+def _novelty(pose: PoseStore, run_frames: np.ndarray, train_fraction: float, novelty_k: int) -> np.ndarray:
+    train = valid_in(pose.valid, split_frames(len(pose), train_fraction)[0])
+    try:
+        return metrics.pose_novelty(pose.keypoints[run_frames], pose.keypoints[train], novelty_k)
+    except ValueError as err:
+        raise DanceGenError(pose.path, f"pose novelty: {err} (evaluate.novelty_k)") from None
+
+
+def _open_infer(infer_path: Path) -> h5py.File:
+    if not infer_path.is_file():
+        raise DanceGenError(infer_path, "not found (run the infer stage first: dvc repro)")
+    f = h5py.File(infer_path, "r")
+    missing = {"pairs_out", "pairs_index", "run_out", "run_frames"} - set(f)
+    if missing:
+        f.close()
+        raise DanceGenError(infer_path, f"is not a dancegen infer file (missing {sorted(missing)})")
+    return f
 
 
 def evaluate_variant(infer_path: str | Path, frames_path: str | Path, pose_path: str | Path,
-                     train_fraction: float, mask_threshold: float, novelty_k: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+                     train_fraction: float, spec: InputSpec, novelty_k: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """Scores of one infer file → (summary for metrics.json, pairs table, run table with novelty)."""
-    infer_path = Path(infer_path)
-    if not infer_path.is_file():
-        raise DanceGenError(infer_path, "not found (run the infer stage first: dvc repro)")
-    with h5py.File(infer_path, "r") as f, FrameStore(frames_path) as frames, PoseStore(pose_path) as pose:
-        missing = {"pairs_out", "pairs_index", "run_out", "run_frames"} - set(f)
-        if missing:
-            raise DanceGenError(infer_path, f"is not a dancegen infer file (missing {sorted(missing)})")
+    with _open_infer(Path(infer_path)) as f, FrameStore(frames_path) as frames, PoseStore(pose_path) as pose:
         attrs = dict(f.attrs)
-        truth = GroundTruth(frames, pose, int(attrs["resolution"]), mask_threshold)
+        truth = GroundTruth(frames, pose, int(attrs["resolution"]), spec)
         pairs = score_pairs(f["pairs_out"], f["pairs_index"][:], truth)
         run_frames = f["run_frames"][:]
         run = score_run(f["run_out"], run_frames, truth)
-        train = valid_in(pose.valid, split_frames(len(pose), train_fraction)[0])
-        try:
-            run["novelty"] = metrics.pose_novelty(pose.keypoints[run_frames], pose.keypoints[train], novelty_k)
-        except ValueError as err:
-            raise DanceGenError(pose_path, f"pose novelty: {err} (evaluate.novelty_k)") from None
-    summary = {**_summary(pairs, run), "pairs": len(pairs), "run_frames": len(run),
-               "config": _model_config(attrs)}
-    return summary, pairs, run
+        run["novelty"] = _novelty(pose, run_frames, train_fraction, novelty_k)
+    return {**_summary(pairs, run), "config": _model_config(attrs)}, pairs, run
+
+
+def evaluate_baselines(infer_path: str | Path, paths: VideoPaths, train_fraction: float, spec: InputSpec,
+                       novelty_k: int) -> dict[str, tuple[dict, pd.DataFrame, pd.DataFrame]]:
+    """Every baseline of :mod:`dancegen.baselines` scored on the pairs and run of ``infer_path``
+    (at its resolution, with its run's fixed input frame) → {baseline: (summary, pairs, run)}."""
+    with _open_infer(Path(infer_path)) as f:
+        resolution, index = int(f.attrs["resolution"]), f["pairs_index"][:]
+        run_frames, run_input = f["run_frames"][:], int(f.attrs["run_input_frame"])
+    out = {}
+    with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
+        truth = GroundTruth(frames, pose, resolution, spec)
+        builder = InputBuilder(frames, pose, load_background(paths.background), resolution, spec)
+
+        def history(t: int) -> np.ndarray:
+            return pose.keypoints[history_indices(t, pose.valid, spec.posemap.K)]
+
+        pair_jobs = [(int(a), history(int(b))) for a, b in index]
+        run_jobs = [(run_input, history(int(t))) for t in run_frames]
+        novelty = _novelty(pose, run_frames, train_fraction, novelty_k)
+        for name in BASELINES:
+            pairs = score_pairs(BaselineImages(name, builder, pair_jobs), index, truth)
+            run = score_run(BaselineImages(name, builder, run_jobs), run_frames, truth)
+            run["novelty"] = novelty
+            out[name] = ({**_summary(pairs, run), "config": {"resolution": resolution, "baseline": True}},
+                         pairs, run)
+    return out
 
 
 def _means_over_videos(per_video: dict[str, dict[str, dict]]) -> dict:
@@ -164,29 +220,34 @@ def _means_over_videos(per_video: dict[str, dict[str, dict]]) -> dict:
         def mean(group: str, key: str) -> float | None:
             return _mean([np.nan if e[group][key] is None else e[group][key] for e in entries])
 
-        out[variant] = {"whole": {k: mean("whole", k) for k in SCORES},
-                        "foreground": {k: mean("foreground", k) for k in SCORES},
+        out[variant] = {**{group: {k: mean(group, k) for k in SCORES} for group in GROUPS},
                         "difference": {k: mean("difference", k) for k in ("whole", "foreground")},
                         "videos": len(entries)}
     return out
 
 
-def evaluate(inputs: dict[str, tuple[Path, Path]], variants: list[str], infer_dir: str | Path,
-             train_fraction: float, mask_threshold: float, novelty_k: int) -> Evaluation:
-    """Evaluate every variant of every video: ``inputs`` maps a video to its (frames file, pose file);
-    its infer files are ``<infer_dir>/<video>/<variant>.h5``."""
+def evaluate(inputs: dict[str, VideoPaths], variants: list[str], infer_dir: str | Path,
+             train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
+    """Evaluate every variant of every video, and the baselines on the same test pairs: ``inputs``
+    maps a video to its files; its infer files are ``<infer_dir>/<video>/<variant>.h5``."""
     if MEAN_KEY in inputs:
         raise DanceGenError("params.yaml", f"a personal video may not be named '{MEAN_KEY}' (a metrics key)")
+    clash = set(variants) & set(BASELINES)
+    if clash:
+        raise DanceGenError("params.yaml", f"'train.variants' may not name a baseline ({sorted(clash)})")
     per_video: dict[str, dict[str, dict]] = {}
     pair_tables, run_tables = [], []
-    for video, (frames_path, pose_path) in inputs.items():
+    for video, paths in inputs.items():
+        infer_files = {variant: Path(infer_dir) / video / f"{variant}.h5" for variant in variants}
+        results = {variant: evaluate_variant(path, paths.frames, paths.pose, train_fraction, spec, novelty_k)
+                   for variant, path in infer_files.items()}
+        if variants:
+            results.update(evaluate_baselines(infer_files[variants[0]], paths, train_fraction, spec, novelty_k))
         per_video[video] = {}
-        for variant in variants:
-            summary, pairs, run = evaluate_variant(Path(infer_dir) / video / f"{variant}.h5", frames_path,
-                                                   pose_path, train_fraction, mask_threshold, novelty_k)
-            per_video[video][variant] = summary
-            pair_tables.append(pairs.assign(video=video, variant=variant))
-            run_tables.append(run.assign(video=video, variant=variant))
+        for name, (summary, pairs, run) in results.items():
+            per_video[video][name] = summary
+            pair_tables.append(pairs.assign(video=video, variant=name))
+            run_tables.append(run.assign(video=video, variant=name))
     pairs = pd.concat(pair_tables, ignore_index=True)[list(PAIR_COLUMNS)]
     run = pd.concat(run_tables, ignore_index=True)[list(RUN_COLUMNS)]
     return Evaluation({**per_video, MEAN_KEY: _means_over_videos(per_video)}, pairs, run,

@@ -1,9 +1,9 @@
 """Inference (paper 4.3): test-set synthesis, motion transfer from a reference video, compositing.
 
 Everything runs a trained model (:func:`dancegen.model.load_generators`) in batches under
-``torch.no_grad`` (CUDA when present) at the resolution R it was trained at. Inputs are built as
-:class:`dancegen.dataset.PairDataset` builds them, by :class:`Conditioner`, from any input frame
-of the personal video and any K-pose reference history.
+``torch.no_grad`` (CUDA when present) at the resolution R its model file records. Inputs come
+from :class:`dancegen.inputs.InputBuilder`, the builder training uses too, for any input frame of
+the personal video and any K-pose reference history.
 
 Infer file ``data/infer/<video>/<variant>.h5`` (:func:`infer_video`)
   ``pairs_out``    (N, R, R, 3) uint8 RGB — I_out of every test pair, in the pairs file's order
@@ -41,13 +41,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from dancegen.background import load_background
-from dancegen.config import InferParams, PosemapParams
-from dancegen.dataset import resize_area, to_image_tensor
+from dancegen.config import InferParams, InputSpec
 from dancegen.errors import DanceGenError
 from dancegen.model import FINAL, SYNTHESIS, TWO_STAGE, Generators, chroma_key, load_generators
 from dancegen.pairs import read_pairs, split_frames, valid_in
-from dancegen.parts import part_affines
-from dancegen.posemaps import history_indices, stacked_pose_maps
+from dancegen.inputs import InputBuilder, resize_area
+from dancegen.layout import VideoPaths
+from dancegen.posemaps import history_indices
 from dancegen.retarget import body_frame, pose_distances, retarget
 from dancegen.store import FrameStore, PoseStore, atomic_dir, atomic_path
 from dancegen.video import VideoWriter
@@ -68,22 +68,6 @@ _SEARCH_ROWS = 512
 _SEARCH_CHUNK = 32
 
 
-@dataclass(frozen=True)
-class VideoPaths:
-    """The per-video files inference reads, by the pipeline's naming convention."""
-
-    frames: Path        # data/frames/<video>.h5
-    pose: Path          # data/pose/<video>.h5
-    pairs: Path         # data/pairs/<video>.csv
-    background: Path    # data/background/<video>/ (holds background.png)
-
-    @classmethod
-    def of(cls, video: str, data: str | Path = "data") -> VideoPaths:
-        data = Path(data)
-        return cls(data / "frames" / f"{video}.h5", data / "pose" / f"{video}.h5",
-                   data / "pairs" / f"{video}.csv", data / "background" / video)
-
-
 def model_path(video: str, variant: str, data: str | Path = "data") -> Path:
     return Path(data) / "models" / video / variant / "model.pt"
 
@@ -92,17 +76,12 @@ def inference_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_model(path: str | Path, resolution: int, device: torch.device) -> tuple[Generators, dict]:
-    """The trained generators of ``path`` (eval mode, on ``device``, channels-last) and their meta.
-
-    Raises DanceGenError naming the file when it was trained at another resolution than ``resolution``.
-    """
-    generators, trained_at, meta = load_generators(path, map_location=device)
-    if trained_at != resolution:
-        raise DanceGenError(path, f"was trained at {trained_at}² but {resolution}² is asked for "
-                            "(train.high_res / train.low_res): retrain it (dvc repro)")
+def load_model(path: str | Path, device: torch.device) -> tuple[Generators, int, dict]:
+    """The trained generators of ``path`` (eval mode, on ``device``, channels-last), the resolution
+    they were trained at and their meta: the model file alone says everything inference needs."""
+    generators, resolution, meta = load_generators(path, map_location=device)
     # Channels-last convolutions run about a third faster on CPU too (and use tensor cores on CUDA).
-    return generators.to(memory_format=torch.channels_last), meta
+    return generators.to(memory_format=torch.channels_last), resolution, meta
 
 
 # --------------------------------------------------------------------------- inputs and outputs
@@ -110,43 +89,6 @@ def load_model(path: str | Path, resolution: int, device: torch.device) -> tuple
 
 def _two_stage(generators: Generators) -> bool:
     return generators.config.variant in TWO_STAGE
-
-
-class Conditioner:
-    """Generator inputs for one personal video at resolution R, for any input frame and pose history.
-
-    ``sample(t_in, ref_poses)`` is the item :class:`dancegen.dataset.PairDataset` builds for a pair
-    (t_in, t_ref) whose pose history is ``ref_poses: (K, 133, 3)`` (current first, x, y,
-    confidence in pixels of this video's S×S frames) — without I_ref and H_ref, which inference
-    lacks. The input frame's image and parsing are kept between calls with the same ``t_in``.
-    """
-
-    def __init__(self, frames: FrameStore, pose: PoseStore, background: np.ndarray, resolution: int,
-                 posemap: PosemapParams):
-        if len(frames) != len(pose) or frames.size != pose.size:
-            raise DanceGenError(pose.path, f"has {len(pose)} frames of {pose.size}² but {frames.path} "
-                                f"has {len(frames)} of {frames.size}² (re-run detect)")
-        self.frames, self.pose = frames, pose
-        self.size, self.resolution, self.posemap = frames.size, resolution, posemap
-        self.background = to_image_tensor(resize_area(background, resolution))   # (3, R, R)
-        self._input: tuple[int, torch.Tensor, torch.Tensor] | None = None
-
-    def _input_frame(self, t_in: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._input is None or self._input[0] != t_in:
-            r = self.resolution
-            parsing = cv2.resize(self.pose.parsing(t_in), (r, r), interpolation=cv2.INTER_NEAREST)
-            self._input = (t_in, to_image_tensor(resize_area(self.frames[t_in], r)),
-                           torch.from_numpy(parsing.astype(np.int64)))
-        return self._input[1], self._input[2]
-
-    def sample(self, t_in: int, ref_poses: np.ndarray) -> dict[str, torch.Tensor]:
-        image, parsing = self._input_frame(t_in)
-        theta, part_valid = part_affines(self.pose.keypoints[t_in], ref_poses[0], self.size,
-                                         self.posemap.min_conf)
-        pose_maps = stacked_pose_maps(ref_poses, self.size, self.resolution, self.posemap)
-        return {"I_in": image, "parsing_in": parsing, "theta": torch.from_numpy(theta),
-                "part_valid": torch.from_numpy(part_valid), "P_ref": torch.from_numpy(pose_maps),
-                "B": self.background}
 
 
 @dataclass
@@ -207,7 +149,7 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], device: torch.device) -> Generated:
-    """Run the generators on a list of :class:`Conditioner` samples as one batch."""
+    """Run the generators on a list of :meth:`InputBuilder.sample` items as one batch."""
     batch = {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
     outputs = generators(batch)
     synthesis = _to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
@@ -259,20 +201,21 @@ def consecutive_test_frames(valid: np.ndarray, train_fraction: float) -> np.ndar
     return valid_in(valid, test).astype(np.int64)
 
 
-def infer_video(out_path: str | Path, video: str, paths: VideoPaths, model_file: str | Path, resolution: int,
-                posemap: PosemapParams, train_fraction: float, batch_size: int) -> dict:
+def infer_video(out_path: str | Path, video: str, paths: VideoPaths, model_file: str | Path,
+                spec: InputSpec, train_fraction: float, batch_size: int) -> dict:
     """Synthesize the test pairs and the consecutive test run of one video (infer file, module docstring).
 
     Returns counts: ``pairs``, ``run_frames``.
     """
     device = inference_device()
-    generators, meta = load_model(model_file, resolution, device)
+    generators, resolution, meta = load_model(model_file, device)
+    posemap = spec.posemap
     table = read_pairs(paths.pairs)
     test_pairs = table[table["split"] == "test"][["in_frame", "ref_frame"]].to_numpy(np.int64)
     if not len(test_pairs):
         raise DanceGenError(paths.pairs, "has no test pairs")
     with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
-        cond = Conditioner(frames, pose, load_background(paths.background), resolution, posemap)
+        cond = InputBuilder(frames, pose, load_background(paths.background), resolution, spec)
         if not pose.valid[test_pairs.ravel()].all():
             raise DanceGenError(paths.pairs, f"names test frames without a valid pose in {paths.pose}")
         run = consecutive_test_frames(pose.valid, train_fraction)
@@ -419,8 +362,8 @@ class TransferPaths:
     scene: Path          # the composite's background image (infer.background_image)
 
 
-def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap: PosemapParams,
-             infer: InferParams, train_fraction: float) -> dict:
+def transfer(out_dir: str | Path, paths: TransferPaths, spec: InputSpec, infer: InferParams,
+             train_fraction: float) -> dict:
     """Drive the personal model with every frame of a reference video (transfer directory, module docstring).
 
     I_in of each frame is the personal training frame whose pose is nearest to the (retargeted)
@@ -429,7 +372,8 @@ def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap
     """
     out_dir = Path(out_dir)
     device = inference_device()
-    generators, _ = load_model(paths.model, resolution, device)
+    generators, resolution, _ = load_model(paths.model, device)
+    posemap = spec.posemap
     scene = load_scene(paths.scene, resolution)
     with FrameStore(paths.personal.frames) as frames, PoseStore(paths.personal.pose) as pose, \
             FrameStore(paths.ref_frames) as ref_frames, PoseStore(paths.ref_pose) as ref_pose:
@@ -443,7 +387,7 @@ def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap
         driving = driving_poses(ref_pose, pool, pose.size, infer.retarget, posemap.min_conf)
         n = len(ref_pose) if infer.max_frames == 0 else min(infer.max_frames, len(ref_pose))
         nearest, distance = nearest_training_poses(driving.poses[:n], pool, posemap.min_conf)
-        cond = Conditioner(frames, pose, load_background(paths.personal.background), resolution, posemap)
+        cond = InputBuilder(frames, pose, load_background(paths.personal.background), resolution, spec)
         with atomic_dir(out_dir) as tmp:
             _render_transfer(tmp, generators, cond, driving.poses[:n], train_frames[nearest], ref_frames,
                              scene, infer, posemap.K, device)
@@ -455,7 +399,7 @@ def transfer(out_dir: str | Path, paths: TransferPaths, resolution: int, posemap
     return stats
 
 
-def _render_transfer(out: Path, generators: Generators, cond: Conditioner, poses: np.ndarray,
+def _render_transfer(out: Path, generators: Generators, cond: InputBuilder, poses: np.ndarray,
                      inputs: np.ndarray, ref_frames: FrameStore, scene: np.ndarray, infer: InferParams,
                      K: int, device: torch.device) -> None:
     """Generate frame by frame in batches and stream them into the three videos; collect the stills."""

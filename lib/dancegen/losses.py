@@ -112,6 +112,29 @@ class VGGLoss(nn.Module):
         return sum(w * (f - r.detach()).abs().mean() for w, r, f in pairs)
 
 
+class FeatureLoss(nn.Module):
+    """A perceptual term on any frozen feature extractor, LPIPS-style: Σ_i mean |n(φ^i(y)) − n(φ^i(x))|
+    / N over its N feature maps, where n scales each pixel's feature vector to unit length over
+    the channels (Zhang et al., "The Unreasonable Effectiveness of Deep Features as a Perceptual
+    Metric", 2018). Normalised and equally weighted, no layer's raw scale dominates: used for
+    EfficientNet-Lite0, whose feature magnitudes differ from VGG's by orders between layers.
+
+    ``features``: (B, 3, H, W) in [-1, 1] → list of (B, C_i, H_i, W_i); the target's are detached.
+    """
+
+    def __init__(self, features: nn.Module):
+        super().__init__()
+        self.features = features
+
+    @staticmethod
+    def _unit(x: torch.Tensor) -> torch.Tensor:
+        return x / x.norm(dim=1, keepdim=True).add(1e-6)
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        pairs = list(zip(self.features(real), self.features(fake), strict=True))
+        return sum((self._unit(f) - self._unit(r.detach())).abs().mean() for r, f in pairs) / len(pairs)
+
+
 def sp_loss(phi_p_real: list[torch.Tensor], phi_p_fake: list[torch.Tensor],
             phi_s_real: list[torch.Tensor], phi_s_fake: list[torch.Tensor],
             w_s: float) -> torch.Tensor:

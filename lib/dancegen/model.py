@@ -1,4 +1,7 @@
-"""The two-stage model of Sec. 3 and its baselines: generators, discriminators and their losses.
+"""The generators of the two-stage model of Sec. 3 and of its baselines, with save / load.
+
+This is all inference needs; the discriminators and losses that train them are in
+:mod:`dancegen.objective`.
 
 Variants (:data:`VARIANTS`):
   ``ours``           T = warp_parts(I_in) (3.1); synthesis net G_s(T ⊕ P_ref) → Ĩ_out on green (3.3);
@@ -9,38 +12,35 @@ Variants (:data:`VARIANTS`):
                      G_s learns only through the fusion loss flowing back through I_comb.
   ``pix2pixhd``      one generator G(P_ref) → I_out judged against I_ref (the paper's baseline).
 
-Each supervised output is a *branch*: ``synthesis`` (Ĩ_out) and ``final`` (I_out). A branch has a
-conditional multi-scale discriminator D(image ⊕ P_ref) and the generator loss of eq. 8,
-w_rela L_rela + w_FM L_FM + w_VGG L_VGG + w_SP L_SP; its discriminator minimises L_rela(D) + w_GP GP.
-The synthesis branch's terms are further weighted by ``loss.w_synthesis`` (0 makes ``ours`` the
-baseline). Both generators are trained jointly from the sum of all branches' losses.
+Composition (``model.compose``) of the two-stage variants:
+  ``paper``  as printed: G_s and G_f synthesise their images (tanh heads), I_comb is built on the
+             background plate B.
+  ``blend``  each net predicts a correction of a composite it is given (:func:`compose`): G_s of the
+             tangram (the warped parts on green, :func:`dancegen.parts.tangram`), G_f of I_comb, and
+             I_comb is built on B_in, the input frame's own room (:mod:`dancegen.inputs`). The
+             heads start at 0, so at initialisation Ĩ_out is exactly the tangram on green and I_out
+             exactly I_comb: the scene is right from the first step and training improves the person.
+pix2pixhd has no image to start from and always synthesises.
 
-Batch layout (from :class:`dancegen.dataset.PairDataset`, batched): ``I_in, I_ref, B: (B, 3, R, R)``
-in [-1, 1]; ``parsing_in: (B, R, R)`` long 0..10; ``theta: (B, 10, 2, 3)``; ``part_valid: (B, 10)``
-bool; ``P_ref: (B, 15K, R, R)`` in [0, 1]; ``H_ref: (B, 1, R, R)`` in {0, 1}.
+Batch layout (:mod:`dancegen.inputs`, :class:`dancegen.dataset.PairDataset`, batched):
+``I_in, I_ref, B, B_in: (B, 3, R, R)`` in [-1, 1]; ``parsing_in: (B, R, R)`` long 0..10;
+``theta: (B, 10, 2, 3)``; ``part_valid: (B, 10)`` bool; ``P_ref: (B, 15K, R, R)`` in [0, 1];
+``H_ref: (B, 1, R, R)`` in {0, 1}.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from dancegen.config import LossParams, ModelParams
+from dancegen.config import ModelParams
 from dancegen.errors import DanceGenError
-from dancegen.losses import (VGGLoss, feature_matching_loss, gradient_penalty, rela_d_loss,
-                             rela_g_loss, sp_loss)
-from dancegen.nets.discriminator import MultiscaleDiscriminator
 from dancegen.nets.generator import GlobalGenerator, LocalEnhancer
-from dancegen.nets.sp_encoder import SPNet
-from dancegen.nets.vgg import Vgg19Features
-from dancegen.parts import warp_parts
+from dancegen.parts import tangram, warp_parts_with_coverage
 from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.skeleton import NUM_PARTS
 from dancegen.store import atomic_path
@@ -58,6 +58,8 @@ GREEN = (-1.0, 1.0, -1.0)
 # a gradient into G_s.
 KEY_THRESHOLD = 0.75
 KEY_SHARPNESS = 25.0
+
+COMPOSE = ("blend", "paper")
 
 _FORMAT = "dancegen-generators-1"
 
@@ -80,6 +82,15 @@ def on_green(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return image * mask + green * (1 - mask)
 
 
+def compose(base: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """A net's correction of ``base``: ``raw (B, 4, H, W)`` from a zero-initialised head holds an
+    image change Δ = 2 tanh(raw[:3]) and a mask logit; the net's image base + Δ is blended over
+    ``base`` by α = σ(logit): base + α Δ, clipped to [-1, 1]. ``raw`` = 0 gives ``base`` exactly."""
+    delta = 2 * torch.tanh(raw[:, :3])
+    alpha = torch.sigmoid(raw[:, 3:4])
+    return (base + alpha * delta).clamp(-1, 1)
+
+
 def pose_channels(K: int) -> int:
     """Channels of the stacked pose maps P_ref: 15 per pose."""
     return POSE_MAP_CHANNELS * K
@@ -94,12 +105,6 @@ def supervised_branches(variant: str, w_synthesis: float) -> tuple[str, ...]:
     return (FINAL,)
 
 
-def targets(batch: dict[str, torch.Tensor], branches: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """Ground truth of each branch: Ĩ_ref = I_ref ⊗ H_ref on green for synthesis, I_ref for final."""
-    real = {SYNTHESIS: lambda: on_green(batch["I_ref"], batch["H_ref"]), FINAL: lambda: batch["I_ref"]}
-    return {name: real[name]() for name in branches}
-
-
 @dataclass(frozen=True)
 class GeneratorConfig:
     """Everything needed to rebuild a :class:`Generators` (stored in model files)."""
@@ -111,11 +116,18 @@ class GeneratorConfig:
     n_blocks: int
     n_local_blocks: int
     enhanced: bool = False   # True once g has been wrapped in G = (g, g̃) for the high resolution
+    upsample: str = "transpose"   # model.upsample (the defaults here are pix2pixHD's / the paper's)
+    compose: str = "paper"        # model.compose
 
     @classmethod
     def from_params(cls, variant: str, model: ModelParams, K: int) -> GeneratorConfig:
         return cls(variant, pose_channels(K), model.ngf, model.n_downsample, model.n_blocks,
-                   model.n_local_blocks)
+                   model.n_local_blocks, upsample=model.upsample, compose=model.compose)
+
+    @property
+    def blends(self) -> bool:
+        """Whether the nets predict corrections of composites (``blend`` on a two-stage variant)."""
+        return self.compose == "blend" and self.variant in TWO_STAGE
 
 
 class Generators(nn.Module):
@@ -137,9 +149,11 @@ class Generators(nn.Module):
 
     def _net(self, in_ch: int) -> nn.Module:
         c = self.config
+        out_ch, head = (4, "zero") if c.blends else (3, "tanh")
         if c.enhanced:
-            return LocalEnhancer(in_ch, 3, c.ngf // 2, c.n_downsample, c.n_blocks, c.n_local_blocks)
-        return GlobalGenerator(in_ch, 3, c.ngf, c.n_downsample, c.n_blocks)
+            return LocalEnhancer(in_ch, out_ch, c.ngf // 2, c.n_downsample, c.n_blocks, c.n_local_blocks,
+                                 c.upsample, head)
+        return GlobalGenerator(in_ch, out_ch, c.ngf, c.n_downsample, c.n_blocks, c.upsample, head)
 
     def enhance(self) -> None:
         """Wrap every trained global generator g in G = (g, g̃) for the high resolution (Sec. 4.2)."""
@@ -153,111 +167,19 @@ class Generators(nn.Module):
         pose = batch["P_ref"]
         if self.config.variant not in TWO_STAGE:
             return {FINAL: self.nets[FINAL](pose)}
-        T = warp_parts(batch["I_in"], batch["parsing_in"], batch["theta"], batch["part_valid"])
-        synthesis = self.nets[SYNTHESIS](torch.cat([T, pose], 1))
+        T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                               batch["part_valid"])
+        raw = self.nets[SYNTHESIS](torch.cat([T, pose], 1))
+        if self.config.blends:
+            green = T.new_tensor(GREEN).view(1, 3, 1, 1).expand(T.shape[0], 3, *T.shape[-2:])
+            synthesis, scene = compose(tangram(T, coverage, green), raw), batch["B_in"]
+        else:
+            synthesis, scene = raw, batch["B"]
         key = chroma_key(synthesis)
-        comb = key * synthesis + (1 - key) * batch["B"]
-        final = self.nets[FINAL](torch.cat([comb, pose], 1))
+        comb = key * synthesis + (1 - key) * scene
+        raw = self.nets[FINAL](torch.cat([comb, pose], 1))
+        final = compose(comb, raw) if self.config.blends else raw
         return {"T": T, SYNTHESIS: synthesis, "key": key, "comb": comb, FINAL: final}
-
-
-class Critics(nn.Module):
-    """One conditional :class:`MultiscaleDiscriminator` per supervised branch, with its loss.
-
-    ``forward(reals, fakes, cond)`` → (L_D, terms, real_outputs): L_D = Σ_branches L_rela(D) +
-    w_GP GP; ``terms`` holds ``<branch>/d_rela`` and ``<branch>/gp`` (skipped when w_GP = 0);
-    ``real_outputs`` are the discriminators' outputs on the real images (detached), reused by the
-    generator loss. ``fakes`` must be detached. The gradient penalty runs in fp32 even under
-    autocast: its double backward is where reduced precision under- or overflows first.
-    """
-
-    def __init__(self, branches: tuple[str, ...], cond_channels: int, model: ModelParams, num_d: int,
-                 w_gp: float):
-        super().__init__()
-        self.nets = nn.ModuleDict({
-            name: MultiscaleDiscriminator(3 + cond_channels, model.ndf, model.n_layers_d, num_d)
-            for name in branches})
-        self.w_gp = w_gp
-
-    def forward(self, reals: dict[str, torch.Tensor], fakes: dict[str, torch.Tensor], cond: torch.Tensor):
-        loss = cond.new_zeros((), dtype=torch.float32)
-        terms: dict[str, torch.Tensor] = {}
-        real_outputs = {}
-        for name, disc in self.nets.items():
-            real_out = disc(torch.cat([reals[name], cond], 1))
-            fake_out = disc(torch.cat([fakes[name], cond], 1))
-            terms[f"{name}/d_rela"] = rela_d_loss(real_out, fake_out).float()
-            loss = loss + terms[f"{name}/d_rela"]
-            if self.w_gp > 0:
-                with torch.autocast(cond.device.type, enabled=False):
-                    terms[f"{name}/gp"] = gradient_penalty(disc, reals[name].float(), fakes[name].float(),
-                                                           cond.float())
-                loss = loss + self.w_gp * terms[f"{name}/gp"]
-            real_outputs[name] = [[f.detach() for f in scale] for scale in real_out]
-        return loss, terms, real_outputs
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Parameters of ``module`` stop requiring grad inside the block (inputs still get gradients)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags):
-            p.requires_grad_(flag)
-
-
-class GeneratorObjective(nn.Module):
-    """The generators' loss, eq. 8 summed over branches (synthesis × ``w_synthesis``).
-
-    ``vgg`` None drops L_VGG, ``sp`` None drops L_SP. ``sp_resolution``: the side SP was trained
-    at; images are resized to it (antialiased bilinear) before φ_p / φ_s, so the encoders see the
-    person at the scale they learnt.
-    """
-
-    def __init__(self, loss: LossParams, vgg: Vgg19Features | None, sp: SPNet | None,
-                 sp_resolution: int | None = None):
-        super().__init__()
-        self.w = loss
-        self.vgg = VGGLoss(vgg) if vgg is not None else None
-        self.sp = sp
-        self.sp_resolution = sp_resolution
-
-    def _sp_features(self, image: torch.Tensor):
-        side = self.sp_resolution
-        if side and image.shape[-1] != side:
-            image = F.interpolate(image, size=(side, side), mode="bilinear", antialias=True,
-                                  align_corners=False)
-        return self.sp.features(image)
-
-    def forward(self, critics: Critics, reals: dict[str, torch.Tensor], fakes: dict[str, torch.Tensor],
-                real_outputs: dict, cond: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """→ (L_G, terms ``<branch>/g_rela``, ``/fm``, ``/vgg``, ``/sp``). ``critics`` must be the
-        bare module (not a DDP wrapper): its parameters are frozen while it scores the fakes."""
-        w = self.w
-        loss = cond.new_zeros((), dtype=torch.float32)
-        terms: dict[str, torch.Tensor] = {}
-        for name, disc in critics.nets.items():
-            real, fake = reals[name], fakes[name]
-            with frozen(disc):
-                fake_out = disc(torch.cat([fake, cond], 1))
-            branch = {"g_rela": rela_g_loss(real_outputs[name], fake_out),
-                      "fm": feature_matching_loss(real_outputs[name], fake_out)}
-            total = w.w_rela * branch["g_rela"] + w.w_fm * branch["fm"]
-            if self.vgg is not None:
-                branch["vgg"] = self.vgg(fake, real)
-                total = total + w.w_vgg * branch["vgg"]
-            if self.sp is not None:
-                with torch.no_grad():
-                    phi_p_real, phi_s_real = self._sp_features(real)
-                phi_p_fake, phi_s_fake = self._sp_features(fake)
-                branch["sp"] = sp_loss(phi_p_real, phi_p_fake, phi_s_real, phi_s_fake, w.w_s)
-                total = total + w.w_sp * branch["sp"]
-            loss = loss + (w.w_synthesis if name == SYNTHESIS else 1.0) * total.float()
-            terms.update({f"{name}/{k}": v.float() for k, v in branch.items()})
-        return loss, terms
 
 
 def save_generators(path: str | Path, generators: Generators, resolution: int, meta: dict) -> None:

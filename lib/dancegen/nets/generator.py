@@ -3,7 +3,16 @@
 pix2pixHD's architecture with its vocabulary (``ngf``, ``n_downsample``, ``n_blocks``); the paper
 halves pix2pixHD's widths, which is only a smaller ``ngf`` here. Training follows pix2pixHD: ``g``
 alone at the low resolution, then :meth:`LocalEnhancer.from_global` wraps the trained ``g`` in
-``G`` for the high resolution. All tensors are (B, C, H, W); outputs are in [-1, 1] (tanh).
+``G`` for the high resolution. All tensors are (B, C, H, W).
+
+Two knobs go beyond pix2pixHD, each with pix2pixHD's form selectable:
+  ``upsample``  ``transpose``: 3×3 stride-2 transposed convolutions (pix2pixHD, the paper);
+                ``resize``: ×2 nearest-neighbour upsampling, then a 3×3 convolution — transposed
+                convolutions overlap unevenly and print a checkerboard on the image (Odena,
+                Dumoulin and Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016).
+  ``head``      ``tanh``: the image in [-1, 1] (pix2pixHD); ``zero``: a linear output conv whose
+                weights and bias start at 0, for nets that predict a correction of an image they are
+                given (:func:`dancegen.model.compose`): at initialisation the correction is exactly 0.
 """
 
 from __future__ import annotations
@@ -40,13 +49,33 @@ def _down_block(in_ch: int, out_ch: int) -> list[nn.Module]:
             nn.ReLU(True)]
 
 
-def _up_block(in_ch: int, out_ch: int) -> list[nn.Module]:
-    return [nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1),
-            nn.InstanceNorm2d(out_ch), nn.ReLU(True)]
+UPSAMPLE = ("resize", "transpose")
+HEADS = ("tanh", "zero")
 
 
-def _output_head(in_ch: int, out_ch: int) -> nn.Sequential:
-    return nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_ch, out_ch, 7), nn.Tanh())
+def _up_block(in_ch: int, out_ch: int, upsample: str) -> list[nn.Module]:
+    if upsample == "transpose":
+        up = [nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1)]
+    elif upsample == "resize":
+        up = [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(in_ch, out_ch, 3)]
+    else:
+        raise ValueError(f"unknown upsample '{upsample}' (known: {', '.join(UPSAMPLE)})")
+    return [*up, nn.InstanceNorm2d(out_ch), nn.ReLU(True)]
+
+
+def _output_head(in_ch: int, out_ch: int, head: str) -> nn.Sequential:
+    if head not in HEADS:
+        raise ValueError(f"unknown head '{head}' (known: {', '.join(HEADS)})")
+    conv = nn.Conv2d(in_ch, out_ch, 7)
+    return nn.Sequential(nn.ReflectionPad2d(3), conv, *([nn.Tanh()] if head == "tanh" else []))
+
+
+def _zero_head(module: nn.Module, head: str) -> None:
+    """Start a ``zero`` head at exactly 0 output (called after :func:`init_weights`)."""
+    if head == "zero":
+        conv = module.head[1]
+        nn.init.zeros_(conv.weight)
+        nn.init.zeros_(conv.bias)
 
 
 class ResnetBlock(nn.Module):
@@ -63,27 +92,30 @@ class ResnetBlock(nn.Module):
 
 
 class GlobalGenerator(nn.Module):
-    """``g``: (B, in_ch, H, W) -> (B, out_ch, H, W) in [-1, 1]; H, W divisible by 2**n_downsample.
+    """``g``: (B, in_ch, H, W) -> (B, out_ch, H, W); H, W divisible by 2**n_downsample.
 
     ``trunk`` (7x7 conv, ``n_downsample`` stride-2 convs, ``n_blocks`` residual blocks, as many
-    transposed convs) ends in ``ngf`` channels at full resolution; ``head`` (7x7 conv, tanh) maps
-    them to the image. ``G`` reuses the trunk without the head.
+    upsampling blocks) ends in ``ngf`` channels at full resolution; ``head`` (7x7 conv, then tanh
+    or nothing, see the module docstring) maps them to the output. ``G`` reuses the trunk without
+    the head.
     """
 
     def __init__(self, in_ch: int, out_ch: int = 3, ngf: int = 32, n_downsample: int = 3,
-                 n_blocks: int = 9):
+                 n_blocks: int = 9, upsample: str = "transpose", head: str = "tanh"):
         super().__init__()
         self.in_ch, self.out_ch, self.ngf = in_ch, out_ch, ngf
         self.n_downsample, self.n_blocks = n_downsample, n_blocks
+        self.upsample, self.head_kind = upsample, head
         layers = _stem(in_ch, ngf)
         for i in range(n_downsample):
             layers += _down_block(ngf * 2 ** i, ngf * 2 ** (i + 1))
         layers += [ResnetBlock(ngf * 2 ** n_downsample) for _ in range(n_blocks)]
         for i in reversed(range(n_downsample)):
-            layers += _up_block(ngf * 2 ** (i + 1), ngf * 2 ** i)
+            layers += _up_block(ngf * 2 ** (i + 1), ngf * 2 ** i, upsample)
         self.trunk = nn.Sequential(*layers)
-        self.head = _output_head(ngf, out_ch)
+        self.head = _output_head(ngf, out_ch, head)
         init_weights(self)
+        _zero_head(self, head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_ch, H, W) -> (B, ngf, H, W): everything before the output conv."""
@@ -94,7 +126,7 @@ class GlobalGenerator(nn.Module):
 
 
 class LocalEnhancer(nn.Module):
-    """``G = (g, g̃)``: (B, in_ch, H, W) -> (B, out_ch, H, W) in [-1, 1].
+    """``G = (g, g̃)``: (B, in_ch, H, W) -> (B, out_ch, H, W).
 
     ``g`` (width ``2 * ngf``, as in pix2pixHD) runs on ``halve(x)``; its trunk features are added to
     the output of ``g̃``'s front end (7x7 conv to ``ngf``, one stride-2 conv to ``2 * ngf``), and
@@ -103,15 +135,17 @@ class LocalEnhancer(nn.Module):
     """
 
     def __init__(self, in_ch: int, out_ch: int = 3, ngf: int = 16, n_downsample_global: int = 3,
-                 n_blocks_global: int = 9, n_local_blocks: int = 3):
+                 n_blocks_global: int = 9, n_local_blocks: int = 3, upsample: str = "transpose",
+                 head: str = "tanh"):
         super().__init__()
         self.global_trunk = GlobalGenerator(in_ch, out_ch, 2 * ngf, n_downsample_global,
-                                            n_blocks_global).trunk
+                                            n_blocks_global, upsample).trunk
         self.local_down = nn.Sequential(*_stem(in_ch, ngf), *_down_block(ngf, 2 * ngf))
         self.local_up = nn.Sequential(*[ResnetBlock(2 * ngf) for _ in range(n_local_blocks)],
-                                      *_up_block(2 * ngf, ngf))
-        self.head = _output_head(ngf, out_ch)
+                                      *_up_block(2 * ngf, ngf, upsample))
+        self.head = _output_head(ngf, out_ch, head)
         init_weights(self)
+        _zero_head(self, head)
 
     @classmethod
     def from_global(cls, g: GlobalGenerator, n_local_blocks: int) -> LocalEnhancer:
@@ -121,7 +155,8 @@ class LocalEnhancer(nn.Module):
         """
         if g.ngf % 2:
             raise ValueError(f"the global generator's ngf must be even to build G, got {g.ngf}")
-        enhancer = cls(g.in_ch, g.out_ch, g.ngf // 2, g.n_downsample, g.n_blocks, n_local_blocks)
+        enhancer = cls(g.in_ch, g.out_ch, g.ngf // 2, g.n_downsample, g.n_blocks, n_local_blocks,
+                       g.upsample, g.head_kind)
         enhancer.global_trunk.load_state_dict(g.trunk.state_dict())
         return enhancer.to(next(g.parameters()).device)
 

@@ -1,0 +1,22 @@
+"""Where the pipeline's per-video artifacts live (the names ``dvc.yaml`` spells too)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class VideoPaths:
+    """The per-video files of a personal video that training, inference and evaluation read."""
+
+    frames: Path        # data/frames/<video>.h5
+    pose: Path          # data/pose/<video>.h5
+    pairs: Path         # data/pairs/<video>.csv
+    background: Path    # data/background/<video>/ (holds background.png)
+
+    @classmethod
+    def of(cls, video: str, data: str | Path = "data") -> VideoPaths:
+        data = Path(data)
+        return cls(data / "frames" / f"{video}.h5", data / "pose" / f"{video}.h5",
+                   data / "pairs" / f"{video}.csv", data / "background" / video)
