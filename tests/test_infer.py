@@ -217,7 +217,7 @@ def test_pix2pixhd_matte_keys_the_difference_from_the_background_inside_the_pose
     final[..., 12:, 12:] = 0.8          # background flicker, far from the pose
     pose = torch.zeros(1, 30, 16, 16)
     pose[:, 3, 3:5, 3:5] = 1.0
-    matte = person_matte({"final": final}, {"B": background, "P_ref": pose})[0, 0]
+    matte = person_matte({"final": final}, {"B": background, "P_ref": pose}, False)[0, 0]
     assert matte[3, 3] > 0.99 and matte[8, 8] < 0.01 and matte[13, 13] < 0.01
 
 
@@ -226,7 +226,7 @@ def test_two_stage_matte_keys_the_green_screen_but_not_its_single_noisy_pixels()
     synthesis[..., 2:7, 2:7] = 0.5      # the person
     synthesis[..., 12, 12] = 1.0        # one white pixel of noise on the screen
     outputs = {"final": torch.zeros(1, 3, 16, 16), "synthesis": synthesis}
-    matte = person_matte(outputs, {})[0, 0]
+    matte = person_matte(outputs, {}, False)[0, 0]
     assert matte[4, 4] > 0.99 and matte[9, 9] < 0.01 and matte[12, 12] < 0.01
 
 

@@ -119,10 +119,11 @@ def _to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def person_matte(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def person_matte(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], blends: bool) -> torch.Tensor:
     """The generated person's soft matte ``(B, 1, R, R)`` in [0, 1], for compositing.
 
-    Two-stage variants: the chroma key of Ĩ_out (:func:`dancegen.model.chroma_key`, as H_gen of
+    ``blend`` composition: the synthesis net's own matte H_gen (``key``). Other two-stage
+    models: the chroma key of Ĩ_out (:func:`dancegen.model.chroma_key`, as H_gen of
     eq. 2). pix2pixhd draws the person straight into the scene, so there the matte is where I_out
     differs from the background B (a soft threshold on their RGB distance), limited to the current
     pose's part and landmark shapes grown by :data:`REGION_GROW` of the side. It misses person
@@ -132,6 +133,8 @@ def person_matte(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor
     def smooth(image: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(image, KEY_POOL, stride=1, padding=KEY_POOL // 2, count_include_pad=False)
 
+    if blends:
+        return outputs["key"]
     if SYNTHESIS in outputs:
         return chroma_key(smooth(outputs[SYNTHESIS]))
     distance = (smooth(outputs[FINAL] - batch["B"]) ** 2).sum(1, keepdim=True).add(1e-6).sqrt()
@@ -153,7 +156,7 @@ def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], dev
     batch = {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
     outputs = generators(batch)
     synthesis = _to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
-    matte = person_matte(outputs, batch)[:, 0].float().cpu().numpy()
+    matte = person_matte(outputs, batch, generators.config.blends)[:, 0].float().cpu().numpy()
     return Generated(_to_uint8(outputs[FINAL]), synthesis, matte)
 
 

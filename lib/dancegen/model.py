@@ -18,6 +18,8 @@ Composition (``model.compose``) of the two-stage variants:
   ``blend``  each net predicts a correction of a composite it is given (:func:`compose`): G_s of the
              tangram (the warped parts on green, :func:`dancegen.parts.tangram`), G_f of I_comb, and
              I_comb is built on B_in, the input frame's own room (:mod:`dancegen.inputs`). The
+             synthesis net predicts the person as a layer, colour and matte (:func:`compose_layer`),
+             so H_gen is that matte rather than a chroma key of Ĩ_out. The
              heads start at 0, so at initialisation Ĩ_out is exactly the tangram on green and I_out
              exactly I_comb: the scene is right from the first step and training improves the person.
 pix2pixhd has no image to start from and always synthesises.
@@ -40,7 +42,7 @@ from torch import nn
 from dancegen.config import ModelParams
 from dancegen.errors import DanceGenError
 from dancegen.nets.generator import GlobalGenerator, LocalEnhancer
-from dancegen.parts import tangram, warp_parts_with_coverage
+from dancegen.parts import tangram_layer, warp_parts_with_coverage
 from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.skeleton import NUM_PARTS
 from dancegen.store import atomic_path
@@ -82,13 +84,27 @@ def on_green(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return image * mask + green * (1 - mask)
 
 
+def clip01(x: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    """``x`` clipped to [low, high] in value, with the identity's gradient (straight-through), so a
+    correction that ran past the range can still be pulled back."""
+    return x + (x.clamp(low, high) - x).detach()
+
+
 def compose(base: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-    """A net's correction of ``base``: ``raw (B, 4, H, W)`` from a zero-initialised head holds an
-    image change Δ = 2 tanh(raw[:3]) and a mask logit; the net's image base + Δ is blended over
-    ``base`` by α = σ(logit): base + α Δ, clipped to [-1, 1]. ``raw`` = 0 gives ``base`` exactly."""
+    """The fusion net's correction of ``base`` (I_comb): ``raw (B, 4, H, W)`` from a zero-initialised
+    head holds an image change Δ = 2 tanh(raw[:3]) and a mask logit; the net's image base + Δ is
+    blended over ``base`` by α = σ(logit): base + α Δ, clipped to [-1, 1]. ``raw`` = 0 gives ``base``."""
     delta = 2 * torch.tanh(raw[:, :3])
     alpha = torch.sigmoid(raw[:, 3:4])
-    return (base + alpha * delta).clamp(-1, 1)
+    return clip01(base + alpha * delta, -1.0, 1.0)
+
+
+def compose_layer(colour: torch.Tensor, alpha: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The synthesis net's correction of the tangram layer: ``raw (B, 4, H, W)`` from a zero head
+    changes the colour by 2 tanh(raw[:3]) and the matte by raw[3]; → (colour in [-1, 1], matte in
+    [0, 1]), both exactly the tangram's at ``raw`` = 0. Colour and shape are separate outputs, so the
+    person's outline is learnt as a matte, not by pushing colours away from the green screen."""
+    return clip01(colour + 2 * torch.tanh(raw[:, :3]), -1.0, 1.0), clip01(alpha + raw[:, 3:4])
 
 
 def pose_channels(K: int) -> int:
@@ -171,12 +187,14 @@ class Generators(nn.Module):
                                                batch["part_valid"])
         raw = self.nets[SYNTHESIS](torch.cat([T, pose], 1))
         if self.config.blends:
-            green = T.new_tensor(GREEN).view(1, 3, 1, 1).expand(T.shape[0], 3, *T.shape[-2:])
-            synthesis, scene = compose(tangram(T, coverage, green), raw), batch["B_in"]
+            # The person as a layer (colour, matte): Ĩ_out is it on green, I_comb over B_in.
+            person, key = compose_layer(*tangram_layer(T, coverage), raw)
+            synthesis, comb = on_green(person, key), key * person + (1 - key) * batch["B_in"]
         else:
-            synthesis, scene = raw, batch["B"]
-        key = chroma_key(synthesis)
-        comb = key * synthesis + (1 - key) * scene
+            # Eq. 2: the person keyed out of Ĩ_out, over the background plate.
+            synthesis = raw
+            key = chroma_key(synthesis)
+            comb = key * synthesis + (1 - key) * batch["B"]
         raw = self.nets[FINAL](torch.cat([comb, pose], 1))
         final = compose(comb, raw) if self.config.blends else raw
         return {"T": T, SYNTHESIS: synthesis, "key": key, "comb": comb, FINAL: final}

@@ -113,12 +113,17 @@ def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, t
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C]
 
 
-def tangram(T: torch.Tensor, coverage: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-    """The warped parts laid over ``base``: ``(B, 30, H, W)``, ``(B, 10, H, W)``, ``base (B, 3, H, W)``
-    → ``(B, 3, H, W)``. Where parts overlap their colours are averaged by coverage; the union of
-    the parts' coverage (at most 1) is the alpha over ``base``."""
+def tangram_layer(T: torch.Tensor, coverage: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The warped parts as one layer: ``T (B, 30, H, W)``, ``coverage (B, 10, H, W)`` → colour
+    ``(B, 3, H, W)`` (where parts overlap, their colours averaged by coverage; 0 where no part is)
+    and alpha ``(B, 1, H, W)``, the union of the parts' coverage (at most 1)."""
     B, _, H, W = T.shape
     total = coverage.sum(1, keepdim=True)
     colour = T.reshape(B, NUM_PARTS, -1, H, W).sum(1) / total.clamp(min=1e-6)
-    alpha = total.clamp(max=1.0)
+    return colour, total.clamp(max=1.0)
+
+
+def tangram(T: torch.Tensor, coverage: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """The warped parts laid over ``base (B, 3, H, W)`` through :func:`tangram_layer`'s alpha."""
+    colour, alpha = tangram_layer(T, coverage)
     return alpha * colour + (1 - alpha) * base

@@ -130,8 +130,14 @@ class LocalEnhancer(nn.Module):
 
     ``g`` (width ``2 * ngf``, as in pix2pixHD) runs on ``halve(x)``; its trunk features are added to
     the output of ``g̃``'s front end (7x7 conv to ``ngf``, one stride-2 conv to ``2 * ngf``), and
-    ``g̃``'s residual blocks and one transposed conv bring the sum back to full resolution.
+    ``g̃``'s residual blocks and one upsampling block bring the sum back to full resolution.
     H, W must be divisible by 2**(n_downsample_global + 1).
+
+    With a ``zero`` head (a net predicting a correction), ``g``'s own head is kept too and its
+    output, upsampled ×2 (bilinear), is added to ``g̃``'s: :meth:`from_global` then gives a ``G``
+    whose output is exactly the trained ``g``'s upsampled, so the corrections learnt at the low
+    resolution carry over the phase switch instead of restarting from 0. (pix2pixHD, and the
+    ``tanh`` head here, drop ``g``'s head.)
     """
 
     def __init__(self, in_ch: int, out_ch: int = 3, ngf: int = 16, n_downsample_global: int = 3,
@@ -144,12 +150,17 @@ class LocalEnhancer(nn.Module):
         self.local_up = nn.Sequential(*[ResnetBlock(2 * ngf) for _ in range(n_local_blocks)],
                                       *_up_block(2 * ngf, ngf, upsample))
         self.head = _output_head(ngf, out_ch, head)
+        self.global_head = _output_head(2 * ngf, out_ch, head) if head == "zero" else None
         init_weights(self)
         _zero_head(self, head)
+        if self.global_head is not None:
+            nn.init.zeros_(self.global_head[1].weight)
+            nn.init.zeros_(self.global_head[1].bias)
 
     @classmethod
     def from_global(cls, g: GlobalGenerator, n_local_blocks: int) -> LocalEnhancer:
-        """``G`` around a copy of the trained ``g``'s trunk (``g``'s head is dropped, as in pix2pixHD).
+        """``G`` around a copy of the trained ``g``'s trunk (``g``'s head is dropped, as in pix2pixHD,
+        or kept as ``global_head`` with a ``zero`` head, see the class docstring).
 
         ``g.ngf`` must be even: ``g̃`` runs at half of ``g``'s width.
         """
@@ -158,7 +169,14 @@ class LocalEnhancer(nn.Module):
         enhancer = cls(g.in_ch, g.out_ch, g.ngf // 2, g.n_downsample, g.n_blocks, n_local_blocks,
                        g.upsample, g.head_kind)
         enhancer.global_trunk.load_state_dict(g.trunk.state_dict())
+        if enhancer.global_head is not None:
+            enhancer.global_head.load_state_dict(g.head.state_dict())
         return enhancer.to(next(g.parameters()).device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.local_up(self.local_down(x) + self.global_trunk(halve(x))))
+        coarse = self.global_trunk(halve(x))
+        out = self.head(self.local_up(self.local_down(x) + coarse))
+        if self.global_head is None:
+            return out
+        return out + nn.functional.interpolate(self.global_head(coarse), scale_factor=2, mode="bilinear",
+                                               align_corners=False)

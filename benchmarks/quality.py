@@ -1,0 +1,175 @@
+"""Quality per CPU-second on the real clips: every variant and the trivial baselines, over seeds.
+
+For each clip of ../shared/data (or --clips), the preprocessing stages run once in a scratch
+workspace (``--work``, default /tmp/dancegen-quality/<clip>): extract, detect, background, pairs,
+train_sp, each through its real stage script with a params.yaml that lists the clip as the one
+personal video (params.yaml's settings otherwise, plus the ``--set`` overrides). Then for every
+variant × seed, train → infer → evaluate run in a run folder beside it that links the
+preprocessed data, and one row per (clip, variant or baseline, seed, tag) is appended to --out:
+whole / foreground / background-region SSIM and PSNR, training seconds (wall, and CPU of the
+process) and steps. Baselines are scored once per clip (they do not depend on the seed).
+
+    .venv/bin/python benchmarks/quality.py --variants ours pix2pixhd --seeds 0 1 2 \\
+        --set loss.w_l1=10 --tag l1 --out benchmarks/results/quality.csv
+
+``--summary CSV`` prints the mean ± sd table of a results file instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+CLIPS = {"woman": "unianimate_dance_woman.mp4", "basketball": "iper_basketball_dance_man.mp4",
+         "fashion": "ubc_fashion_91bxAN6BjAS.mp4"}
+PRE_STAGES = ("extract", "detect", "background", "pairs", "train_sp")
+FIELDS = ("clip", "row", "tag", "seed", "whole_ssim", "whole_psnr", "fg_ssim", "fg_psnr", "bg_ssim", "bg_psnr",
+          "train_wall_s", "train_cpu_s", "steps", "perceptual", "settings")
+
+
+def set_key(params: dict, dotted: str, value: str) -> None:
+    *path, key = dotted.split(".")
+    node = params
+    for part in path:
+        node = node.setdefault(part, {})
+    node[key] = yaml.safe_load(value)
+
+
+def workspace_params(clip: str, variants: list[str], seed: int, overrides: list[str]) -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = copy.deepcopy(params)
+    params["videos"] = {clip: str(SHARED / CLIPS[clip])}
+    params["personal"], params["reference"] = [clip], []
+    params["train"]["variants"] = variants
+    params["train"]["seed"] = seed
+    for item in overrides:
+        key, _, value = item.partition("=")
+        set_key(params, key, value)
+    return params
+
+
+def run_stage(cwd: Path, *args: str) -> float:
+    """Run ``stages/<args[0]>.py`` in ``cwd``; returns the child's CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, str(REPO / "stages" / f"{args[0]}.py"), *args[1:]], cwd=cwd,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{args} failed in {cwd}:\n{done.stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def prepare(clip: str, work: Path, overrides: list[str]) -> Path:
+    base = work / clip / "base"
+    if (base / "data" / "sp" / clip / "sp.pt").is_file():
+        return base
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "params.yaml").write_text(yaml.safe_dump(workspace_params(clip, ["ours"], 0, overrides)))
+    for stage in PRE_STAGES:
+        began = time.time()
+        run_stage(base, stage, clip)
+        print(f"[{clip}] {stage}: {time.time() - began:.0f} s", flush=True)
+    return base
+
+
+def one_run(clip: str, base: Path, variant: str, seed: int, tag: str, overrides: list[str]) -> dict:
+    run = base.parent / f"{tag}-{variant}-s{seed}"
+    (run / "data").mkdir(parents=True, exist_ok=True)
+    for kind in ("frames", "pose", "background", "pairs", "sp"):
+        link = run / "data" / kind
+        if not link.exists():
+            link.symlink_to(base / "data" / kind)
+    (run / "params.yaml").write_text(yaml.safe_dump(workspace_params(clip, [variant], seed, overrides)))
+    began = time.time()
+    cpu = run_stage(run, "train", clip, variant)
+    wall = time.time() - began
+    run_stage(run, "infer", clip, variant)
+    run_stage(run, "evaluate")
+    return {"metrics": json.loads((run / "reports" / "metrics.json").read_text())[clip],
+            "train": json.loads((run / "reports" / "train" / clip / variant / "metrics.json").read_text()),
+            "wall": wall, "cpu": cpu}
+
+
+def row(clip: str, name: str, tag: str, seed, scores: dict, **extra) -> dict:
+    def get(group, key):
+        value = scores[group][key]
+        return "" if value is None else round(value, 4)
+
+    return {"clip": clip, "row": name, "tag": tag, "seed": seed,
+            "whole_ssim": get("whole", "ssim"), "whole_psnr": get("whole", "psnr"),
+            "fg_ssim": get("foreground", "ssim"), "fg_psnr": get("foreground", "psnr"),
+            "bg_ssim": get("background", "ssim"), "bg_psnr": get("background", "psnr"), **extra}
+
+
+def append(out: Path, rows: list[dict]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.is_file()
+    with out.open("a", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def summary(path: Path) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    scores = ["whole_ssim", "fg_ssim", "bg_ssim", "whole_psnr"]
+    grouped = table.groupby(["clip", "tag", "row"])
+    stats = grouped[scores].agg(["mean", "std"]).round(3)
+    stats["n"] = grouped.size()
+    stats["train_cpu_s"] = grouped["train_cpu_s"].mean().round(0)
+    print(stats.to_string())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    parser.add_argument("--variants", nargs="+", default=["ours", "ours_baseline", "pix2pixhd"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--tag", default="default")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/dancegen-quality"))
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality.csv")
+    parser.add_argument("--summary", type=Path)
+    args = parser.parse_args()
+    if args.summary:
+        return summary(args.summary)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    for clip in args.clips:
+        base = prepare(clip, args.work, [o for o in args.overrides if o.split("=")[0].split(".")[0]
+                                         in ("extract", "pose", "background", "pairs", "train_sp")])
+        baselines_done = False
+        for seed in args.seeds:
+            for variant in args.variants:
+                result = one_run(clip, base, variant, seed, args.tag, args.overrides)
+                rows = [row(clip, variant, args.tag, seed, result["metrics"][variant],
+                            train_wall_s=round(result["wall"], 1), train_cpu_s=round(result["cpu"], 1),
+                            steps=result["train"].get("steps"), perceptual=result["train"].get("perceptual"),
+                            settings=" ".join(args.overrides))]
+                if not baselines_done:
+                    rows += [row(clip, name, "baseline", "", result["metrics"][name])
+                             for name in ("input_frame", "background", "tangram")]
+                    baselines_done = True
+                append(args.out, rows)
+                m = result["metrics"][variant]
+                print(f"[{clip}] {args.tag} {variant} seed {seed}: whole SSIM {m['whole']['ssim']:.3f}, "
+                      f"fg {m['foreground']['ssim']:.3f}, bg {m['background']['ssim']:.3f} "
+                      f"({result['wall']:.0f} s train)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
