@@ -62,6 +62,9 @@ KEY_THRESHOLD = 0.75
 KEY_SHARPNESS = 25.0
 
 COMPOSE = ("blend", "paper")
+# The fusion net's gate starts nearly shut (σ(−3) ≈ 0.05): a correction of I_comb has to earn its
+# place, so an early, still noisy fusion net cannot paint over a scene and a person that are right.
+FUSION_GATE_BIAS = -3.0
 
 _FORMAT = "dancegen-generators-1"
 
@@ -84,19 +87,13 @@ def on_green(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return image * mask + green * (1 - mask)
 
 
-def clip01(x: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-    """``x`` clipped to [low, high] in value, with the identity's gradient (straight-through), so a
-    correction that ran past the range can still be pulled back."""
-    return x + (x.clamp(low, high) - x).detach()
-
-
 def compose(base: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
     """The fusion net's correction of ``base`` (I_comb): ``raw (B, 4, H, W)`` from a zero-initialised
     head holds an image change Δ = 2 tanh(raw[:3]) and a mask logit; the net's image base + Δ is
     blended over ``base`` by α = σ(logit): base + α Δ, clipped to [-1, 1]. ``raw`` = 0 gives ``base``."""
     delta = 2 * torch.tanh(raw[:, :3])
-    alpha = torch.sigmoid(raw[:, 3:4])
-    return clip01(base + alpha * delta, -1.0, 1.0)
+    alpha = torch.sigmoid(raw[:, 3:4] + FUSION_GATE_BIAS)
+    return (base + alpha * delta).clamp(-1, 1)
 
 
 def compose_layer(colour: torch.Tensor, alpha: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +101,8 @@ def compose_layer(colour: torch.Tensor, alpha: torch.Tensor, raw: torch.Tensor) 
     changes the colour by 2 tanh(raw[:3]) and the matte by raw[3]; → (colour in [-1, 1], matte in
     [0, 1]), both exactly the tangram's at ``raw`` = 0. Colour and shape are separate outputs, so the
     person's outline is learnt as a matte, not by pushing colours away from the green screen."""
-    return clip01(colour + 2 * torch.tanh(raw[:, :3]), -1.0, 1.0), clip01(alpha + raw[:, 3:4])
+    # Hard clips: a background pixel whose matte correction turned negative stays background.
+    return (colour + 2 * torch.tanh(raw[:, :3])).clamp(-1, 1), (alpha + raw[:, 3:4]).clamp(0, 1)
 
 
 def pose_channels(K: int) -> int:
