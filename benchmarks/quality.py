@@ -12,7 +12,7 @@ process) and steps. Baselines are scored once per clip (they do not depend on th
     .venv/bin/python benchmarks/quality.py --variants ours pix2pixhd --seeds 0 1 2 \\
         --set loss.w_l1=10 --tag l1 --out benchmarks/results/quality.csv
 
-``--summary CSV`` prints the mean ± sd table of a results file instead.
+``--summary CSV [--tag T] [--figure PNG]`` prints the mean ± sd table of a results file instead.
 """
 
 from __future__ import annotations
@@ -123,16 +123,53 @@ def append(out: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def summary(path: Path) -> None:
+ROW_ORDER = ("ours", "ours_baseline", "pix2pixhd", "tangram", "input_frame", "background")
+
+
+def summary(path: Path, tag: str, figure: Path | None) -> None:
+    """Mean ± sd over seeds of the ``tag`` runs and the baselines, as a Markdown table (and a figure)."""
     import pandas as pd
 
     table = pd.read_csv(path)
-    scores = ["whole_ssim", "fg_ssim", "bg_ssim", "whole_psnr"]
-    grouped = table.groupby(["clip", "tag", "row"])
-    stats = grouped[scores].agg(["mean", "std"]).round(3)
-    stats["n"] = grouped.size()
-    stats["train_cpu_s"] = grouped["train_cpu_s"].mean().round(0)
-    print(stats.to_string())
+    table = table[(table["tag"] == tag) | (table["tag"] == "baseline")]
+    table = table.drop_duplicates(["clip", "row", "tag", "seed"])
+    scores = ["whole_ssim", "fg_ssim", "bg_ssim", "whole_psnr", "fg_psnr"]
+    grouped = table.groupby(["clip", "row"])
+    mean, sd, n = grouped[scores].mean(), grouped[scores].std().fillna(0.0), grouped.size()
+    cpu = grouped["train_cpu_s"].mean()
+    print("| clip | output | seeds | whole SSIM | fg SSIM | background-region SSIM | whole PSNR | fg PSNR | train CPU-s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for clip in dict.fromkeys(table["clip"]):
+        for name in ROW_ORDER:
+            if (clip, name) not in mean.index:
+                continue
+            cells = [f"{mean.loc[(clip, name), k]:.3f} ± {sd.loc[(clip, name), k]:.3f}" for k in scores]
+            seconds = cpu.loc[(clip, name)]
+            print(f"| {clip} | {name} | {n.loc[(clip, name)] if name in ROW_ORDER[:3] else '–'} | "
+                  + " | ".join(cells) + f" | {'' if pd.isna(seconds) else f'{seconds:.0f}'} |")
+    if figure is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        clips = list(dict.fromkeys(table["clip"]))
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        for ax, key, title in zip(axes, ("whole_ssim", "fg_ssim", "bg_ssim"),
+                                  ("whole-frame SSIM", "foreground SSIM", "background-region SSIM")):
+            rows = [r for r in ROW_ORDER if any((c, r) in mean.index for c in clips)]
+            width = 0.8 / len(rows)
+            for i, name in enumerate(rows):
+                xs = [j + i * width for j, c in enumerate(clips) if (c, name) in mean.index]
+                ys = [mean.loc[(c, name), key] for c in clips if (c, name) in mean.index]
+                es = [sd.loc[(c, name), key] for c in clips if (c, name) in mean.index]
+                ax.bar(xs, ys, width, yerr=es, label=name, capsize=2)
+            ax.set_xticks([j + 0.4 - width / 2 for j in range(len(clips))], clips)
+            ax.set_title(title, fontsize=9)
+            ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.0)
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(figure, dpi=100)
 
 
 def main() -> None:
@@ -144,10 +181,11 @@ def main() -> None:
     parser.add_argument("--tag", default="default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/dancegen-quality"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality.csv")
-    parser.add_argument("--summary", type=Path)
+    parser.add_argument("--summary", type=Path, help="print the mean ± sd table of this results file")
+    parser.add_argument("--figure", type=Path, help="with --summary: also draw it as a bar chart")
     args = parser.parse_args()
     if args.summary:
-        return summary(args.summary)
+        return summary(args.summary, args.tag, args.figure)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     for clip in args.clips:
         base = prepare(clip, args.work, [o for o in args.overrides if o.split("=")[0].split(".")[0]

@@ -98,11 +98,16 @@ def compose(base: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
 
 def compose_layer(colour: torch.Tensor, alpha: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The synthesis net's correction of the tangram layer: ``raw (B, 4, H, W)`` from a zero head
-    changes the colour by 2 tanh(raw[:3]) and the matte by raw[3]; → (colour in [-1, 1], matte in
+    changes the colour by 2 tanh(raw[:3]) (green never rising above the larger of the tangram's
+    green and the new red and blue) and the matte by raw[3]; → (colour in [-1, 1], matte in
     [0, 1]), both exactly the tangram's at ``raw`` = 0. Colour and shape are separate outputs, so the
     person's outline is learnt as a matte, not by pushing colours away from the green screen."""
     # Hard clips: a background pixel whose matte correction turned negative stays background.
-    return (colour + 2 * torch.tanh(raw[:, :3])).clamp(-1, 1), (alpha + raw[:, 3:4]).clamp(0, 1)
+    r, g, b = (colour + 2 * torch.tanh(raw[:, :3])).clamp(-1, 1).unbind(1)
+    # No green the tangram did not have: where the target shows the green screen, the loss must
+    # shrink the matte, not paint the person green (which the composite would then show).
+    g = torch.minimum(g, torch.maximum(colour[:, 1], torch.maximum(r, b)))
+    return torch.stack([r, g, b], 1), (alpha + raw[:, 3:4]).clamp(0, 1)
 
 
 def pose_channels(K: int) -> int:
