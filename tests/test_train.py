@@ -159,6 +159,15 @@ def test_changed_params_start_afresh(video, tmp_path):
     assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
 
 
+def assert_retrains_afresh(paths, model, train, caplog, message: str) -> None:
+    """Training again logs ``message`` and really trains: every step anew, from step 1."""
+    with caplog.at_level("INFO", logger="dancegen.train"):
+        again = train_model(paths, "pix2pixhd", model, train, LOSS, POSE)
+    assert any(message in r.message for r in caplog.records)
+    assert again["seconds_per_step_low"] > 0
+    assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+
+
 def test_changed_code_starts_afresh_and_trains_anew(video, tmp_path, monkeypatch, caplog):
     paths = run_dirs(video, tmp_path)
     train = dataclasses.replace(TRAIN, high_iters=0)
@@ -168,11 +177,7 @@ def test_changed_code_starts_afresh_and_trains_anew(video, tmp_path, monkeypatch
     real = dancegen.objective.feature_matching_loss
     monkeypatch.setattr(dancegen.objective, "feature_matching_loss", lambda r, f: 3.0 * real(r, f))
     monkeypatch.setattr(dancegen.train, "training_code", lambda: "changed-losses-py")
-    with caplog.at_level("INFO", logger="dancegen.train"):
-        again = train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
-    assert any("other params, data or code: starting afresh" in r.message for r in caplog.records)
-    assert again["seconds_per_step_low"] > 0
-    assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+    assert_retrains_afresh(paths, TINY, train, caplog, "other params, data or code: starting afresh")
     new, _, _ = load_generators(paths.model)
     assert any(not torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
 
@@ -183,12 +188,8 @@ def test_checkpoint_of_another_architecture_starts_afresh(video, tmp_path, monke
     paths = run_dirs(video, tmp_path)
     train = dataclasses.replace(TRAIN, high_iters=0)
     train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
-    wider = dataclasses.replace(TINY, ngf=12)
-    with caplog.at_level("INFO", logger="dancegen.train"):
-        again = train_model(paths, "pix2pixhd", wider, train, LOSS, POSE)
-    assert any("does not fit the current networks" in r.message for r in caplog.records)
-    assert again["seconds_per_step_low"] > 0
-    assert sorted(logged(paths, "g_total")) == [1, 2, 3, 4]
+    assert_retrains_afresh(paths, dataclasses.replace(TINY, ngf=12), train, caplog,
+                           "does not fit the current networks")
     model, _, _ = load_generators(paths.model)
     assert model.config.ngf == 12
 
