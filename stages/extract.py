@@ -1,4 +1,5 @@
-"""Stage ``extract``: one video → square frames at a fixed rate, cropped around the person.
+"""Stage ``extract``: one video → square frames at a fixed rate, cropped around the person; its sound
+and the scene around the crop.
 
 Usage: ``python stages/extract.py VIDEO_NAME`` (a key of ``videos`` in params.yaml)
 Writes ``data/frames/VIDEO_NAME.h5`` (layout in :mod:`dancegen.store`).
@@ -14,9 +15,9 @@ from tqdm import tqdm
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
-from dancegen.framing import person_square
+from dancegen.framing import person_square, surroundings
 from dancegen.store import FrameWriter
-from dancegen.video import probe, read_frames
+from dancegen.video import probe, read_audio, read_frames
 
 
 def main() -> None:
@@ -28,8 +29,8 @@ def main() -> None:
     info = probe(params.video_path(name))
     crop = person_square(info, cfg.probe_frames, cfg.margin)
     out = Path("data/frames") / f"{name}.h5"
-    with FrameWriter(out, cfg.size, cfg.fps, source=str(info.path), source_size=[info.width, info.height],
-                     crop=list(crop)) as writer:
+    with FrameWriter(out, cfg.size, cfg.fps, audio=read_audio(info), surround=surroundings(info),
+                     source=str(info.path), source_size=[info.width, info.height], crop=list(crop)) as writer:
         frames = read_frames(info, cfg.fps, cfg.size, crop)
         for frame in tqdm(frames, total=info.expected_frames(cfg.fps), desc=name, unit="frame"):
             writer.append(frame)

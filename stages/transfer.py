@@ -5,7 +5,7 @@ python stages/transfer.py VIDEO VARIANT REFERENCE
 Reads  data/models/VIDEO/VARIANT/model.pt, data/frames/VIDEO.h5, data/pose/VIDEO.h5,
        data/background/VIDEO/, data/frames/REFERENCE.h5, data/pose/REFERENCE.h5, infer.background_image
 Writes data/transfer/VIDEO/VARIANT/REFERENCE/ (result.mp4, side_by_side.mp4, composite.mp4,
-       stills.png, stats.json; layout: dancegen.infer)
+       skeleton.mp4, stills.png, stats.json; layout: dancegen.infer)
 """
 
 import argparse
@@ -36,8 +36,10 @@ def main() -> None:
     )
     stats = infer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
                            params.inputs, params.infer, params.pairs.train_fraction)
-    logging.info("%d frames (%d reused the last good pose), mean nearest-pose distance %s",
-                 stats["frames"], stats["reused_pose_frames"], stats["mean_nearest_pose_distance"])
+    logging.info("%d frames at %g fps (%d reused the last good pose, %d interpolated), retarget scale %s, "
+                 "jitter %s -> %s px/frame², mean nearest-pose distance %s", stats["frames"], stats["fps"],
+                 stats["reused_pose_frames"], stats["interpolated_pose_frames"], stats["retarget_scale"],
+                 stats["jitter_raw"], stats["jitter_smoothed"], stats["mean_nearest_pose_distance"])
 
 
 if __name__ == "__main__":

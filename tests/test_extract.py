@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dancegen.errors import DanceGenError
-from dancegen.framing import person_box, person_square, square_around
+from dancegen.framing import person_box, person_square, square_around, surroundings
 from dancegen.store import FrameWriter
 from dancegen.video import VideoWriter, probe, read_frames
 
@@ -147,3 +147,13 @@ def test_stage_failures_are_one_line_and_leave_nothing(tmp_path):
         assert done.returncode == 1
         assert done.stderr.strip().splitlines()[-1] == f"[extract] error: {path}: {problem}"
         assert not (tmp_path / "data" / "frames").exists() or not any((tmp_path / "data" / "frames").iterdir())
+
+
+def test_surroundings_are_the_scene_without_what_moves(tmp_path):
+    # a white box crossing a gray scene: no pixel is covered in more than a few of the sampled frames
+    path = tmp_path / "moving.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=96x64:d=2:r=30[bg];color=c=white:s=12x12:d=2:r=30[box];"
+           "[bg][box]overlay=x='t*40':y=20", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", str(path))
+    scene = surroundings(probe(path), 15, 48)
+    assert scene.shape == (32, 48, 3)
+    assert (np.abs(scene.astype(int) - 128).max(-1) <= 4).mean() > 0.99

@@ -15,13 +15,14 @@ from dancegen.dataset import PairDataset
 from dancegen.demo import render_video, true_background
 from dancegen.errors import DanceGenError
 from dancegen.infer import (TransferPaths, VideoPaths, composite, consecutive_test_frames,
-                            despill_green, fill_missing_poses, generate, infer_video, load_model, person_matte,
-                            transfer)
-from dancegen.inputs import InputBuilder
+                            despill_green, fill_missing_poses, full_frame, generate, infer_video, load_model,
+                            person_matte, still_frames, transfer)
+from dancegen.inputs import InputBuilder, resize_area
 from dancegen.model import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
 from dancegen.pairs import make_pairs
-from dancegen.posemaps import history_indices
+from dancegen.posemaps import draw_skeleton, history_indices
 from dancegen.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+from dancegen.video import VideoWriter, probe, read_audio
 
 S = 64            # frame side of the tiny clips
 R = 32            # model resolution
@@ -33,11 +34,18 @@ POSEMAP = PosemapParams(K=2)
 SPEC = InputSpec(POSEMAP)
 
 
-def write_clip(data: Path, name: str, role: str, n: int, missing: tuple[int, ...] = ()) -> None:
+# The personal clip's squares were cut from a landscape source twice as wide as high (SOURCE_SIZE).
+SOURCE_SIZE, CROP = (2 * S, S), (S // 2, 0, S)
+SURROUND = np.full((S // 2, S, 3), (200, 40, 40), np.uint8)      # the scene around the crop, at half size
+
+
+def write_clip(data: Path, name: str, role: str, n: int, missing: tuple[int, ...] = (), fps: int = 30,
+               audio: bytes | None = None) -> None:
     """Rendered demo frames with their true poses as a frames file and a pose file."""
-    with FrameWriter(data / "frames" / f"{name}.h5", S, 30) as frames, \
-            PoseWriter(data / "pose" / f"{name}.h5", S, 30, "truth", "0") as pose:
-        for t, fr in enumerate(render_video(role, n / 30, S, 30, seed=0)):
+    framing = dict(surround=SURROUND, crop=list(CROP), source_size=list(SOURCE_SIZE)) if role == "personal" else {}
+    with FrameWriter(data / "frames" / f"{name}.h5", S, fps, audio=audio, **framing) as frames, \
+            PoseWriter(data / "pose" / f"{name}.h5", S, fps, "truth", "0") as pose:
+        for t, fr in enumerate(render_video(role, n / fps, S, fps, seed=0)):
             frames.append(fr.frame)
             if t in missing:
                 pose.append(np.zeros((skeleton.NUM_JOINTS, 3), np.float32), False,
@@ -84,6 +92,24 @@ def ffprobe(path: Path) -> dict:
                           "stream=width,height,r_frame_rate,nb_read_frames", "-of", "json", str(path)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)["streams"][0]
+
+
+def stream_durations(path: Path) -> dict[str, float]:
+    """Seconds of each stream of ``path``, by kind (video, audio)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json",
+                          str(path)], check=True, capture_output=True, text=True).stdout
+    return {st["codec_type"]: float(st["duration"]) for st in json.loads(out)["streams"]}
+
+
+def source_with_sound(path: Path, seconds: float, fps: int) -> bytes:
+    """A test-pattern video with a sine tone, and the sound :func:`read_audio` takes from it."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=size=64x64:rate={fps}:duration={seconds}", "-f", "lavfi", "-i",
+                    f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-shortest", str(path)], check=True)
+    audio = read_audio(probe(path))
+    assert audio is not None
+    return audio
 
 
 def test_inference_inputs_are_the_training_sample(data):
@@ -140,19 +166,101 @@ def test_fill_missing_poses_reuses_the_last_good_pose():
 def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
     out = tmp_path / "transfer"
     stats = transfer(out, transfer_paths(data, variant), SPEC, InferParams(batch_size=5), TRAIN_FRACTION)
-    assert sorted(p.name for p in out.iterdir()) == ["composite.mp4", "result.mp4", "side_by_side.mp4",
-                                                      "stats.json", "stills.png"]
-    assert stats["frames"] == N_REFERENCE and stats["reused_pose_frames"] == len(REF_MISSING)
+    assert sorted(p.name for p in out.iterdir()) == ["composite.mp4", "full.mp4", "result.mp4", "side_by_side.mp4",
+                                                      "skeleton.mp4", "stats.json", "stills.png"]
+    # frame 0 has no pose before it to reuse; frames 5 and 6 are interpolated from 4 and 7
+    assert stats["frames"] == N_REFERENCE and stats["fps"] == 30
+    assert stats["reused_pose_frames"] == 1 and stats["interpolated_pose_frames"] == 2
     assert json.loads((out / "stats.json").read_text()) == stats
     # the reference dancer is smaller in its frame than the personal one: retargeting scales up
     assert stats["retarget_scale"] > 1.1
     assert 0 < stats["mean_nearest_pose_distance"] < 0.5
-    for name, width in (("result", R), ("composite", R), ("side_by_side", 2 * R)):
+    # the demo's true poses are smooth already (px/frame²): the filter leaves them so
+    assert stats["jitter_raw"] < 0.1 and abs(stats["jitter_smoothed"] - stats["jitter_raw"]) < 0.01
+    for name, width in (("result", R), ("composite", R), ("side_by_side", 2 * R), ("skeleton", R), ("full", 2 * R)):
         info = ffprobe(out / f"{name}.mp4")
         assert (int(info["width"]), int(info["height"])) == (width, R)
         assert int(info["nb_read_frames"]) == N_REFERENCE and info["r_frame_rate"] == "30/1"
-    stills = cv2.imread(str(out / "stills.png"))
+    assert list(stream_durations(out / "result.mp4")) == ["video"]      # the reference has no sound
+    # the stills: the references of five evenly spaced frames that have a pose of their own, over their results
+    stills = cv2.cvtColor(cv2.imread(str(out / "stills.png")), cv2.COLOR_BGR2RGB)
     assert stills.shape == (2 * R, 5 * R, 3)
+    with FrameStore(data / "frames" / "ref.h5") as ref:
+        for i, t in enumerate([1, 3, 7, 9, 11]):
+            assert np.array_equal(stills[:R, i * R:(i + 1) * R], resize_area(ref[t], R))
+
+
+def test_full_frame_puts_the_square_back_where_it_was_cut_from():
+    square = np.full((32, 32, 3), 9, np.uint8)
+    # landscape source 128 x 64 cut at x0 = 32: half scale, the square at columns 16-48 of 64
+    out = full_frame(square, SURROUND, (32, 0, 64), (128, 64))
+    assert out.shape == (32, 64, 3)
+    assert (out[:, 16:48] == 9).all()
+    assert (out[:, :16] == SURROUND[0, 0]).all() and (out[:, 48:] == SURROUND[0, 0]).all()
+    # portrait source 40 x 64 in a padded square (x0 = -12): only the square's middle is in the frame
+    square[:, 6:26] = 77
+    out = full_frame(square, SURROUND, (-12, 0, 64), (40, 64))
+    assert out.shape == (32, 20, 3) and (out == 77).all()
+
+
+def test_transfer_needs_the_scene_around_the_personal_crop(data, tmp_path):
+    personal = tmp_path / "d"
+    with FrameStore(data / "frames" / "me.h5") as frames:
+        with FrameWriter(personal / "frames" / "me.h5", S, 30) as writer:
+            for frame in frames:
+                writer.append(frame)
+    paths = VideoPaths(personal / "frames" / "me.h5", data / "pose" / "me.h5", data / "pairs" / "me.csv",
+                       data / "background" / "me")
+    with pytest.raises(DanceGenError, match="me.h5.*re-run extract"):
+        transfer(tmp_path / "t", transfer_paths(data, "ours", personal=paths), SPEC, InferParams(), TRAIN_FRACTION)
+
+
+def test_stills_come_from_frames_with_their_own_pose():
+    # a short reference fading in from black: frame 0 has no person
+    assert still_frames(np.array([False, True, True, True])) == [1, 2, 3]
+    assert still_frames(np.array([False, True, True, True, True, True, False])) == [1, 2, 3, 4, 5]
+    assert still_frames(np.ones(100, bool)) == [0, 25, 50, 74, 99]
+    assert still_frames(np.zeros(3, bool)) == [0, 1, 2]
+
+
+def test_skeleton_preview_draws_the_driving_pose_over_the_plate(data, tmp_path):
+    plate = np.full((S, S, 3), 40, np.uint8)
+    with PoseStore(data / "pose" / "ref.h5") as pose:
+        kp = pose.keypoints[1]
+    drawn = draw_skeleton(plate, kp, R / S, POSEMAP.min_conf)
+    assert drawn.shape == plate.shape and (plate == 40).all()
+    changed = (drawn != 40).any(-1)
+    wrist = np.rint(kp[skeleton.J["left_wrist"], :2] * R / S).astype(int)
+    assert changed[wrist[1], wrist[0]]                       # a joint is drawn where it is
+    assert 0.005 < changed.mean() < 0.3                      # a stick figure, not a filled frame
+
+
+def test_transfer_runs_at_the_reference_rate_with_its_sound(data, tmp_path):
+    fps, n = 24, 20
+    sound = source_with_sound(tmp_path / "source.mp4", 2.0, fps)      # longer than the frames: trimmed
+    write_clip(tmp_path / "d", "ref24", "reference", n, fps=fps, audio=sound)
+    out = tmp_path / "t"
+    stats = transfer(out, transfer_paths(data, "ours", ref_frames=tmp_path / "d" / "frames" / "ref24.h5",
+                                         ref_pose=tmp_path / "d" / "pose" / "ref24.h5"),
+                     SPEC, InferParams(batch_size=10), TRAIN_FRACTION)
+    assert stats["fps"] == fps
+    for name in ("result", "side_by_side", "composite", "full"):
+        assert ffprobe(out / f"{name}.mp4")["r_frame_rate"] == f"{fps}/1"
+        durations = stream_durations(out / f"{name}.mp4")
+        assert durations["video"] == pytest.approx(n / fps, abs=1e-3)
+        assert abs(durations["audio"] - durations["video"]) <= 1 / fps, name
+    assert ffprobe(out / "skeleton.mp4")["r_frame_rate"] == f"{fps}/1"
+
+
+def test_a_sound_shorter_than_the_frames_is_padded_with_silence(tmp_path):
+    fps, n = 30, 45
+    sound = source_with_sound(tmp_path / "source.mp4", 0.5, fps)
+    with VideoWriter(tmp_path / "v.mp4", fps, audio=sound) as writer:
+        for _ in range(n):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+    durations = stream_durations(tmp_path / "v.mp4")
+    assert durations["video"] == pytest.approx(1.5, abs=1e-3)
+    assert abs(durations["audio"] - 1.5) <= 1 / fps
 
 
 def test_transfer_honours_max_frames_and_retarget_off(data, tmp_path):

@@ -87,6 +87,56 @@ def test_make_pairs_counts_splits_and_determinism():
                                   test.reset_index(drop=True))
 
 
+def walking_poses(n: int) -> np.ndarray:
+    """``(n, 133, 3)``: a figure whose arms swing with period 40 frames while it walks right; the
+    nearest pose of a frame is then one a whole period away, not its temporal neighbour alone."""
+    base = np.zeros((133, 3), np.float32)
+    for name, (x, y) in {"nose": (0, -80), "left_shoulder": (-20, -60), "right_shoulder": (20, -60),
+                         "left_hip": (-12, 0), "right_hip": (12, 0), "left_knee": (-12, 40),
+                         "right_knee": (12, 40), "left_ankle": (-12, 80), "right_ankle": (12, 80)}.items():
+        base[skeleton.J[name]] = (x, y, 1.0)
+    poses = np.repeat(base[None], n, 0)
+    angle = np.arange(n) * 2 * np.pi / 40       # the arms circle: one pose per phase of the period
+    for side, sign in (("left", -1), ("right", 1)):
+        for joint, reach in (("elbow", 30), ("wrist", 60)):
+            poses[:, skeleton.J[f"{side}_{joint}"]] = np.stack(
+                [sign * (20 + reach * (1 + np.cos(angle)) / 2), -60 + reach * np.sin(angle), np.ones(n)], 1)
+    poses[..., 0] += 100 + np.arange(n)[:, None]     # walks right: the body size and centre cancel out
+    poses[..., 1] += 150
+    return poses
+
+
+def test_near_pairs_take_the_input_frame_of_nearest_pose():
+    n = 200
+    keypoints, valid = walking_poses(n), np.ones(n, bool)
+    valid[[40, 41]] = False
+    table = pairs.near_pairs(keypoints, valid, range(0, 170), 300, 3, 0.3, np.random.default_rng(0))
+    assert len(table) == 300
+    t_in, t_ref = table["in_frame"].to_numpy(), table["ref_frame"].to_numpy()
+    assert (t_in != t_ref).all() and valid[t_in].all() and valid[t_ref].all()
+    assert t_in.max() < 170 and t_ref.max() < 170
+    # The 3 nearest poses: the neighbours in time and the frames a swing period (40) away.
+    phase = np.abs(((t_in - t_ref + 20) % 40) - 20)
+    assert (phase <= 1).all()
+    assert (np.abs(t_in - t_ref) >= 39).any()
+
+
+def test_make_pairs_mixes_near_training_pairs_and_keeps_the_test_pairs():
+    n = 300
+    keypoints, valid = walking_poses(n), np.ones(n, bool)
+    random_only = pairs.make_pairs(valid, 0.85, 400, 60, seed=3, source="x.h5")
+    mixed = pairs.make_pairs(valid, 0.85, 400, 60, seed=3, source="x.h5", keypoints=keypoints,
+                             near_fraction=0.25, near_k=4)
+    train = mixed[mixed["split"] == "train"]
+    assert len(train) == 400 and (mixed["split"] == "test").sum() == 60
+    gap = np.abs(((train["in_frame"] - train["ref_frame"] + 20) % 40) - 20).to_numpy()
+    assert (gap <= 2).sum() >= 100          # the 100 near pairs, and random ones that happen to be near
+    pd.testing.assert_frame_equal(mixed[mixed["split"] == "test"].reset_index(drop=True),
+                                  random_only[random_only["split"] == "test"].reset_index(drop=True))
+    with pytest.raises(ValueError, match="keypoints"):
+        pairs.make_pairs(valid, 0.85, 400, 60, seed=3, source="x.h5", near_fraction=0.5)
+
+
 def test_tiny_video():
     table = pairs.make_pairs(np.ones(4, bool), 0.5, 6, 6, seed=0, source="tiny.h5")
     train = table[table["split"] == "train"]

@@ -70,7 +70,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     for heading in ("Table 1.", "Table 2.", "Table 3.", "figures/novelty.png", "figures/test_results_demo_personal.png"):
         assert heading in readme
     transfer = tiny_repo / "data" / "transfer" / "demo_personal" / "ours" / "demo_reference"
-    for name in ("result.mp4", "side_by_side.mp4", "composite.mp4", "stills.png"):
+    for name in ("result.mp4", "side_by_side.mp4", "composite.mp4", "skeleton.mp4", "stills.png"):
         assert (transfer / name).is_file()
 
     again = _run([str(Path(sys.executable).parent / "dvc"), "repro"], tiny_repo)

@@ -58,7 +58,8 @@ def fixture(tmp_path):
         tdir = data / "transfer" / "vid" / v / "ref"
         tdir.mkdir(parents=True)
         (tdir / "stats.json").write_text(json.dumps(
-            {"frames": 9, "reused_pose_frames": 2, "retarget_scale": 1.25}))
+            {"frames": 9, "reused_pose_frames": 2, "retarget_scale": 1.25, "jitter_raw": 3.456,
+             "jitter_smoothed": 0.789}))
         import cv2
         cv2.imwrite(str(tdir / "stills.png"), np.zeros((R * 2, R * 3, 3), np.uint8))
         with VideoWriter(tdir / "side_by_side.mp4") as w:
@@ -87,7 +88,7 @@ def test_report_renders_tables_figures_and_videos(fixture):
     assert t1.index("| Ours |") < t1.index("| *Input frame (copied)* | 300.00 |") < t1.index("*Tangram over B_in*")
     assert "| *Background plate* | 6.00 | 40.000 | 0.9500 |" in text.split("**Background region")[1]
     assert "| vid | 0.710 | 4.20 | 0.900 |" in text                      # L_SP net scores
-    assert "| 9 | 2 | 1.25 |" in text                                    # transfer stats incl. reused poses
+    assert "| 9 | 2 | 1.25 | 3.46 → 0.79 |" in text                      # transfer stats incl. reused poses, jitter
     figures = fixture.reports / "figures"
     for name in ("test_results_vid.png", "novelty.png", "training_vid.png", "transfer_vid_ours_ref.png"):
         assert (figures / name).stat().st_size > 1000 or name.startswith("transfer")

@@ -73,6 +73,47 @@ def test_every_network_learns_from_the_first_steps(video, compose, steps):
         assert not unchanged, f"{net}: {unchanged}"
 
 
+def test_the_weight_average_is_an_exponential_moving_average_of_the_steps(video):
+    from test_model import batch_of
+
+    torch.manual_seed(0)
+    decay = 0.75
+    gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))
+    train = dataclasses.replace(TRAIN, ema_decay=decay)
+    trainer = Trainer(gens, (SYNTHESIS, "final"), phases(train, TINY)[0], TINY, LOSS, train,
+                      GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
+    expected = None
+    for _ in range(3):
+        trainer.step(batch_of(video, 32))
+        now = {n: p.detach().clone() for n, p in gens.named_parameters()}
+        # The first update copies the weights; each later one moves the average by (1 − decay).
+        expected = now if expected is None else {n: decay * expected[n] + (1 - decay) * now[n] for n in now}
+    average = dict(trainer.result.named_parameters())
+    assert trainer.result is not gens
+    for name, value in expected.items():
+        torch.testing.assert_close(average[name], value, rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(average[n], p) for n, p in gens.named_parameters())
+
+
+def test_resume_with_the_weight_average_repeats_the_uninterrupted_run(video, tmp_path, monkeypatch):
+    train = dataclasses.replace(TRAIN, ema_decay=0.9)
+    whole = run_dirs(video, tmp_path / "whole")
+    train_model(whole, "ours", TINY, train, LOSS, POSE)
+    broken = run_dirs(video, tmp_path / "broken")
+    kill_at(monkeypatch, 7)            # global step 7: the high phase resumes from its step-6 checkpoint
+    with pytest.raises(Kill):
+        train_model(broken, "ours", TINY, train, LOSS, POSE)
+    monkeypatch.undo()
+    train_model(broken, "ours", TINY, train, LOSS, POSE)
+    a, _, meta = load_generators(whole.model)
+    b, _, _ = load_generators(broken.model)
+    assert meta["ema_decay"] == 0.9
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+    last = torch.load(whole.checkpoints / CHECKPOINT_NAME, weights_only=False)["generators"]
+    assert any(not torch.equal(x, last[n]) for n, x in a.state_dict().items())
+
+
 def one_pair(paths, root: Path):
     pairs = root / "one_pair.csv"
     pairs.write_text("split,in_frame,ref_frame\ntrain,2,20\ntest,25,28\n")

@@ -1,4 +1,4 @@
-"""Decoding: validation, resampling to a fixed rate (variable-rate sources too), crop geometry, sampling.
+"""Decoding: validation, resampling to a fixed rate (variable-rate sources too), crop geometry, sampling, sound.
 
 Every input is made here with ffmpeg's lavfi sources: small, a few seconds long.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dancegen.errors import DanceGenError
-from dancegen.video import probe, read_frames, sample_frames
+from dancegen.video import probe, read_audio, read_frames, sample_frames
 
 # Gray-level frame counters: source frame n is painted luma 16 + 2n (limited range), which decodes
 # to RGB ≈ 2n · 255/219; x264 at qp 0 keeps it exact enough to read n back to ±1.
@@ -188,3 +188,27 @@ def test_bad_inputs_raise_one_line_naming_the_file(media):
             probe(path)
         message = str(err.value)
         assert message.startswith(f"{path}: ") and problem in message and "\n" not in message, case
+
+
+def loudness(audio: bytes, tmp: Path, start: float, stop: float) -> float:
+    """RMS of the sound between ``start`` and ``stop`` seconds of an audio file's bytes."""
+    (tmp / "sound").write_bytes(audio)
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(tmp / "sound"), "-f", "f32le", "-ac", "1",
+                          "-ar", "8000", "-"], check=True, capture_output=True).stdout
+    pcm = np.frombuffer(raw, np.float32)
+    return float(np.sqrt(np.mean(pcm[int(start * 8000):int(stop * 8000)] ** 2)))
+
+
+def test_sound_is_aligned_to_the_first_frame(media):
+    # the tone starts half a second after the pictures: the sound keeps that half second of silence
+    path = media / "late_sound.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=32x32:rate=30:duration=2", "-itsoffset", "0.5", "-f", "lavfi",
+           "-i", "sine=frequency=440:duration=1.5", "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    audio = read_audio(probe(path))
+    assert loudness(audio, media, 0.0, 0.4) < 0.01
+    assert loudness(audio, media, 0.6, 1.4) > 0.05       # the lavfi sine: amplitude 1/8, RMS 0.088
+
+
+def test_a_silent_video_has_no_sound(media):
+    assert read_audio(probe(counter_video(media / "silent.mp4", 10, 30))) is None

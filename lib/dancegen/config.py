@@ -57,6 +57,8 @@ class PairsParams:
     n_train: int = 2000
     n_test: int = 200
     seed: int = 0
+    near_fraction: float = 0.0  # share of training pairs with a nearest-pose I_in (paper: 0, all random)
+    near_k: int = 10            # I_in of a near pair is one of the k training frames of nearest pose
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class TrainParams:
     workers: int = 0
     precision: str = "auto"     # auto | fp32 | bf16 | fp16 (mixed precision on CUDA only)
     seed: int = 0
+    ema_decay: float = 0.0      # decay of the generators' weight average that is saved; 0 = off (paper)
     checkpoint_every: int = 100
     log_every: int = 10
     sample_every: int = 100
@@ -134,11 +137,14 @@ class TrainSPParams:
 
 @dataclass(frozen=True)
 class InferParams:
-    retarget: bool = True            # scale/translate reference poses to the target's height and floor
+    retarget: bool = True            # scale reference poses to the target's body size (bone lengths), place them on its floor
     background_image: str = "data/demo/scene.png"  # the new scene of the Fig. 9 composite
     edge_blur: float = 2.0           # Gaussian blur (px) of the green-key matte edge for compositing
     max_frames: int = 0              # 0 = the whole reference video
     batch_size: int = 8              # frames per generator call
+    smooth_window: int = 9           # frames (odd) of the Savitzky–Golay filter on the reference keypoints; 1 = off
+    smooth_order: int = 3            # its polynomial order, below smooth_window
+    max_gap: int = 5                 # a joint missing for at most this many frames is interpolated; 0 = never
 
 
 @dataclass(frozen=True)
@@ -256,11 +262,16 @@ def _check(p: Params, source: str) -> None:
                   "models at run time, which this tool never does")
     if not 0.0 < p.pairs.train_fraction < 1.0:
         raise bad("pairs.train_fraction", f"must be between 0 and 1, got {p.pairs.train_fraction}")
+    if not 0.0 <= p.train.ema_decay < 1.0:
+        raise bad("train.ema_decay", f"must be in [0, 1), got {p.train.ema_decay}")
+    if not 0.0 <= p.pairs.near_fraction <= 1.0:
+        raise bad("pairs.near_fraction", f"must be between 0 and 1, got {p.pairs.near_fraction}")
     for key, val in (("extract.size", p.extract.size), ("demo.size", p.demo.size)):
         if val < 32 or val % 2:
             raise bad(key, f"must be an even number of pixels >= 32, got {val}")
     for key, val in (("extract.fps", p.extract.fps), ("demo.fps", p.demo.fps),
                      ("pairs.n_train", p.pairs.n_train), ("pairs.n_test", p.pairs.n_test),
+                     ("pairs.near_k", p.pairs.near_k),
                      ("posemap.K", p.posemap.K), ("train.batch_size", p.train.batch_size),
                      ("infer.batch_size", p.infer.batch_size), ("evaluate.novelty_k", p.evaluate.novelty_k)):
         if val < 1:
@@ -276,9 +287,15 @@ def _check(p: Params, source: str) -> None:
     if unknown_variants:
         raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
                   "known: ours, ours_baseline, pix2pixhd")
-    for key, val in (("infer.max_frames", p.infer.max_frames), ("infer.edge_blur", p.infer.edge_blur)):
+    for key, val in (("infer.max_frames", p.infer.max_frames), ("infer.edge_blur", p.infer.edge_blur),
+                     ("infer.max_gap", p.infer.max_gap), ("infer.smooth_order", p.infer.smooth_order)):
         if val < 0:
             raise bad(key, f"must be >= 0, got {val}")
+    if p.infer.smooth_window < 1 or p.infer.smooth_window % 2 == 0:
+        raise bad("infer.smooth_window", f"must be an odd number of frames >= 1, got {p.infer.smooth_window}")
+    if p.infer.smooth_window > 1 and p.infer.smooth_order >= p.infer.smooth_window:
+        raise bad("infer.smooth_order", f"must be below infer.smooth_window ({p.infer.smooth_window}), "
+                  f"got {p.infer.smooth_order}")
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
                             ("model.compose", p.model.compose, ("blend", "paper")),
                             ("loss.perceptual", p.loss.perceptual, PERCEPTUAL)):

@@ -1,4 +1,5 @@
-"""Choosing the square a video is cropped to: find where the person is, then frame them.
+"""Choosing the square a video is cropped to: find where the person is, then frame them; and the
+scene around that square (:func:`surroundings`), for putting results back into the whole frame.
 
 A crop is ``(x0, y0, side)`` in displayed source pixels (:class:`dancegen.video.VideoInfo`); it may
 extend past the frame's edges, where :func:`dancegen.video.read_frames` fills it black.
@@ -18,11 +19,21 @@ from dancegen.video import VideoInfo, sample_frames
 # still over 300 px tall, more than the 256 px that MediaPipe's landmark model looks at.
 PROBE_MAX_SIDE = 640
 MIN_VISIBILITY = 0.5   # landmarks MediaPipe thinks are less likely in view do not shape the box
+SURROUND_FRAMES = 15
+SURROUND_MAX_SIDE = 1024
 
 
 def person_square(info: VideoInfo, probe_frames: int, margin: float) -> tuple[int, int, int]:
     """The square crop ``(x0, y0, side)`` around the person seen in ``probe_frames`` sampled frames."""
     return square_around(person_box(info, probe_frames), margin, info.width, info.height)
+
+
+def surroundings(info: VideoInfo, n: int = SURROUND_FRAMES, max_side: int = SURROUND_MAX_SIDE) -> np.ndarray:
+    """The source's whole frame without its moving person: the per-pixel median of ``n`` frames spread
+    over the video, the longer side at most ``max_side`` → ``(h, w, 3) uint8 RGB``. Only its part
+    outside the crop is ever shown, where the person seldom is."""
+    frames, _ = sample_frames(info, n, max_side)
+    return np.median(frames, axis=0).round().astype(np.uint8)
 
 
 def person_box(info: VideoInfo, probe_frames: int) -> tuple[float, float, float, float]:

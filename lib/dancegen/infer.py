@@ -18,12 +18,22 @@ Infer file ``data/infer/<video>/<variant>.h5`` (:func:`infer_video`)
   Image datasets are chunked one frame per chunk (gzip 1); the file appears only when complete.
 
 Transfer directory ``data/transfer/<video>/<variant>/<reference>/`` (:func:`transfer`)
-  ``result.mp4``         (R × R, 30 FPS) I_out driven by the reference video, one frame per reference frame
-  ``side_by_side.mp4``   (R × 2R) reference frame resized to R | I_out
-  ``composite.mp4``      (R × R) the generated person over a new scene (Fig. 9), see :func:`person_matte`
-  ``stills.png``         a few evenly spaced frames: reference row over result row
-  ``stats.json``         ``frames``, ``reused_pose_frames``, ``mean_nearest_pose_distance``,
-                         ``retarget_scale`` (null when retargeting is off), ``distinct_input_frames``
+  ``result.mp4``         (R × R) I_out driven by the reference video, one frame per reference frame, at the
+                         reference frames' rate, with the reference's sound (when it has one) cut to its length
+  ``side_by_side.mp4``   (R × 2R) reference frame resized to R | I_out, with the sound
+  ``composite.mp4``      (R × R) the generated person over a new scene (Fig. 9), see :func:`person_matte`;
+                         with the sound
+  ``skeleton.mp4``       (R × R) the driving (smoothed, retargeted) skeleton over the personal background plate
+  ``full.mp4``           the personal video's own framing at R / crop side: I_out pasted back where its
+                         square was cut from, over the scene around it (:func:`full_frame`), with the sound
+  ``stills.png``         up to 5 evenly spaced frames that have their own detected reference pose:
+                         reference row over result row
+  ``stats.json``         ``frames``, ``fps``, ``reused_pose_frames`` (no detection: the last good pose),
+                         ``interpolated_pose_frames`` (no detection: interpolated, ``infer.max_gap``),
+                         ``mean_nearest_pose_distance``, ``retarget_scale`` (null when retargeting is off),
+                         ``jitter_raw`` / ``jitter_smoothed`` (mean joint acceleration of the driving poses,
+                         px/frame² of the personal frames, before / after smoothing; :func:`dancegen.retarget.jitter`),
+                         ``distinct_input_frames``
 """
 
 from __future__ import annotations
@@ -41,18 +51,17 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from dancegen.background import load_background
-from dancegen.config import InferParams, InputSpec
+from dancegen.config import InferParams, InputSpec, PosemapParams
 from dancegen.errors import DanceGenError
 from dancegen.model import FINAL, SYNTHESIS, TWO_STAGE, Generators, chroma_key, load_generators
 from dancegen.pairs import read_pairs, split_frames, valid_in
 from dancegen.inputs import InputBuilder, resize_area
 from dancegen.layout import VideoPaths
-from dancegen.posemaps import history_indices
-from dancegen.retarget import body_frame, pose_distances, retarget
+from dancegen.posemaps import draw_skeleton, history_indices
+from dancegen.retarget import body_frame, jitter, pose_distances, retarget, size_ratio, smooth_poses
 from dancegen.store import FrameStore, PoseStore, atomic_dir, atomic_path
 from dancegen.video import VideoWriter
 
-TRANSFER_FPS = 30.0
 N_STILLS = 5
 # Mattes for the composite are keyed on images averaged over KEY_POOL² pixels: the generators'
 # pixel noise otherwise speckles them. pix2pixhd has no Ĩ_out: its person is keyed where I_out
@@ -284,27 +293,50 @@ def nearest_training_poses(query: np.ndarray, pool: np.ndarray, min_conf: float)
 class DrivingPoses:
     """The reference video's poses mapped into the personal video's frame."""
 
-    poses: np.ndarray       # (T, 133, 3) x, y, confidence in pixels of the personal S×S frame
-    reused: np.ndarray      # (T,) bool — frame had no detection and reuses the last good pose
-    scale: float | None     # retarget scale (target height / reference height); None when off
+    poses: np.ndarray         # (T, 133, 3) x, y, confidence in pixels of the personal S×S frame
+    reused: np.ndarray        # (T,) bool — frame had no detection and reuses the last good pose
+    interpolated: np.ndarray  # (T,) bool — frame had no detection and its joints were interpolated
+    scale: float | None       # retarget scale (target body size / reference body size); None when off
+    jitter_raw: float | None       # mean joint acceleration without smoothing, px/frame² of the S×S frame
+    jitter_smoothed: float | None  # ... of ``poses``
 
 
-def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: int, use_retarget: bool,
+def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: int, infer: InferParams,
                   min_conf: float) -> DrivingPoses:
-    """Fill the reference's missing poses, then retarget them onto the target's body
-    (:mod:`dancegen.retarget`) or, with retargeting off, only rescale them to the target's frame size."""
-    filled, reused = fill_missing_poses(ref_pose.keypoints, ref_pose.valid, ref_pose.path)
-    if not use_retarget:
-        scaled = filled.copy()
-        scaled[..., :2] *= target_size / ref_pose.size
-        return DrivingPoses(scaled, reused, None)
-    target = body_frame(target_poses, min_conf)
-    ref = body_frame(ref_pose.keypoints[ref_pose.valid], min_conf)
-    for frame, source in ((target, "the personal training frames"), (ref, ref_pose.path)):
-        if frame is None:
-            raise DanceGenError(ref_pose.path, f"cannot retarget: no frame of {source} shows a whole "
-                                "body (head and feet); set infer.retarget: false")
-    return DrivingPoses(retarget(filled, ref, target), reused, target.height / ref.height)
+    """Smooth the reference's keypoint tracks (:func:`dancegen.retarget.smooth_poses`), give frames
+    still without a pose the last good one, then retarget them onto the target's body and stage
+    (:mod:`dancegen.retarget`) or, with ``infer.retarget`` off, only rescale them to the target's
+    frame size. Jitter is measured on the same frames with and without the smoothing."""
+    raw = np.where(ref_pose.valid[:, None, None], ref_pose.keypoints, 0.0).astype(np.float32)
+    smoothed, interpolated = smooth_poses(raw, ref_pose.valid, infer.smooth_window, infer.smooth_order,
+                                          infer.max_gap, min_conf)
+    raw_filled, _ = fill_missing_poses(raw, ref_pose.valid, ref_pose.path)
+    filled, reused = fill_missing_poses(smoothed, ref_pose.valid | interpolated, ref_pose.path)
+    if infer.retarget:
+        target = body_frame(target_poses, min_conf)
+        ref = body_frame(raw[ref_pose.valid], min_conf)
+        for frame, source in ((target, "the personal training frames"), (ref, ref_pose.path)):
+            if frame is None:
+                raise DanceGenError(ref_pose.path, f"cannot retarget: no frame of {source} shows a whole "
+                                    "limb or the torso; set infer.retarget: false")
+        scale = size_ratio(ref, target)
+        if scale is None:
+            raise DanceGenError(ref_pose.path, "cannot retarget: it and the personal video never show the "
+                                "same bone (torso, arms or legs); set infer.retarget: false")
+
+        def place(kps: np.ndarray) -> np.ndarray:
+            return retarget(kps, ref, target, target_size, min_conf)
+    else:
+        scale = None
+
+        def place(kps: np.ndarray) -> np.ndarray:
+            out = kps.copy()
+            out[..., :2] *= target_size / ref_pose.size
+            return out
+    detected = ref_pose.valid[:, None] & (ref_pose.keypoints[..., 2] >= min_conf)
+    poses = place(filled)
+    return DrivingPoses(poses, reused, interpolated, scale, jitter(place(raw_filled), detected),
+                        jitter(poses, detected))
 
 
 def load_scene(path: str | Path, size: int) -> np.ndarray:
@@ -340,9 +372,39 @@ def composite(person: np.ndarray, matte: np.ndarray, scene: np.ndarray, edge_blu
     return np.clip(np.rint(alpha * layer + (1.0 - alpha) * scene), 0, 255).astype(np.uint8)
 
 
+def full_frame(square: np.ndarray, surround: np.ndarray, crop: tuple[int, int, int],
+               source_size: tuple[int, int]) -> np.ndarray:
+    """``square: (R, R, 3) uint8``, an image of the crop ``(x0, y0, side)`` of a ``source_size`` (W, H)
+    video, put back into that video's whole frame: ``surround`` (the frame without the person, any
+    size) resized to W × H · R / side (rounded to even sides), the square over it where it was cut
+    from; parts of the square past the frame's edges (its padding) are left out."""
+    r = square.shape[0]
+    x0, y0, side = crop
+    scale = r / side
+    w, h = (max(2, 2 * round(v * scale / 2)) for v in source_size)
+    shrink = w < surround.shape[1]
+    out = cv2.resize(surround, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    ox, oy = round(x0 * scale), round(y0 * scale)
+    left, top, right, bottom = max(0, ox), max(0, oy), min(w, ox + r), min(h, oy + r)
+    if right > left and bottom > top:
+        out[top:bottom, left:right] = square[top - oy:bottom - oy, left - ox:right - ox]
+    return out
+
+
 def stills_strip(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """``[(reference, result)]`` of ``(R, R, 3)`` images → ``(2R, nR, 3)``: references over results."""
     return np.concatenate([np.concatenate([ref, out], axis=0) for ref, out in pairs], axis=1)
+
+
+def still_frames(detected: np.ndarray, n: int = N_STILLS) -> list[int]:
+    """Up to ``n`` evenly spaced frames among those with their own detected pose (``detected: (T,) bool``;
+    all frames when none has): a frame without one — a fade from black, the dancer out of view —
+    would show a reference picture that does not belong to its result."""
+    candidates = np.flatnonzero(detected)
+    if not len(candidates):
+        candidates = np.arange(len(detected))
+    picks = np.linspace(0, len(candidates) - 1, min(n, len(candidates))).round().astype(int)
+    return sorted(set(candidates[picks].tolist()))
 
 
 def _finite_mean(values: np.ndarray) -> float | None:
@@ -387,34 +449,48 @@ def transfer(out_dir: str | Path, paths: TransferPaths, spec: InputSpec, infer: 
         if not len(train_frames):
             raise DanceGenError(paths.personal.pose, "has no valid frame in the training split to take I_in from")
         pool = pose.keypoints[train_frames]
-        driving = driving_poses(ref_pose, pool, pose.size, infer.retarget, posemap.min_conf)
+        driving = driving_poses(ref_pose, pool, pose.size, infer, posemap.min_conf)
         n = len(ref_pose) if infer.max_frames == 0 else min(infer.max_frames, len(ref_pose))
         nearest, distance = nearest_training_poses(driving.poses[:n], pool, posemap.min_conf)
-        cond = InputBuilder(frames, pose, load_background(paths.personal.background), resolution, spec)
+        if frames.surround is None or "crop" not in frames.attrs:
+            raise DanceGenError(frames.path, "records no scene around its crop, which full.mp4 needs "
+                                "(made before it did: re-run extract)")
+        background = load_background(paths.personal.background)
+        cond = InputBuilder(frames, pose, background, resolution, spec)
         with atomic_dir(out_dir) as tmp:
             _render_transfer(tmp, generators, cond, driving.poses[:n], train_frames[nearest], ref_frames,
-                             scene, infer, posemap.K, device)
-            stats = {"frames": n, "reused_pose_frames": int(driving.reused[:n].sum()),
+                             scene, background, infer, posemap, device, still_frames(ref_pose.valid[:n]))
+            stats = {"frames": n, "fps": ref_frames.fps, "reused_pose_frames": int(driving.reused[:n].sum()),
+                     "interpolated_pose_frames": int(driving.interpolated[:n].sum()),
                      "mean_nearest_pose_distance": _finite_mean(distance),
                      "retarget_scale": driving.scale,
+                     "jitter_raw": driving.jitter_raw, "jitter_smoothed": driving.jitter_smoothed,
                      "distinct_input_frames": int(len(np.unique(nearest)))}
             (tmp / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     return stats
 
 
 def _render_transfer(out: Path, generators: Generators, cond: InputBuilder, poses: np.ndarray,
-                     inputs: np.ndarray, ref_frames: FrameStore, scene: np.ndarray, infer: InferParams,
-                     K: int, device: torch.device) -> None:
-    """Generate frame by frame in batches and stream them into the three videos; collect the stills."""
+                     inputs: np.ndarray, ref_frames: FrameStore, scene: np.ndarray, background: np.ndarray,
+                     infer: InferParams, posemap: PosemapParams, device: torch.device, still_at: list[int]) -> None:
+    """Generate frame by frame in batches and stream them into the videos, at the reference frames'
+    rate and with their sound; collect the stills of frames ``still_at``. ``background``: the
+    personal plate ``(S, S, 3)``, under the skeleton preview."""
     n, r = len(poses), cond.resolution
     all_valid = np.ones(n, bool)
-    still_at = set(np.linspace(0, n - 1, min(N_STILLS, n)).round().astype(int).tolist())
+    plate = resize_area(background, r)
+    to_r = r / cond.size
+    surround, framing = cond.frames.surround, cond.frames.attrs
+    crop, source_size = tuple(int(v) for v in framing["crop"]), tuple(int(v) for v in framing["source_size"])
     stills = []
-    with VideoWriter(out / "result.mp4", TRANSFER_FPS) as result, \
-            VideoWriter(out / "side_by_side.mp4", TRANSFER_FPS) as side, \
-            VideoWriter(out / "composite.mp4", TRANSFER_FPS) as comp:
+    fps, audio = ref_frames.fps, ref_frames.audio
+    with VideoWriter(out / "result.mp4", fps, audio=audio) as result, \
+            VideoWriter(out / "side_by_side.mp4", fps, audio=audio) as side, \
+            VideoWriter(out / "composite.mp4", fps, audio=audio) as comp, \
+            VideoWriter(out / "full.mp4", fps, audio=audio) as full, \
+            VideoWriter(out / "skeleton.mp4", fps) as bones:
         for chunk in tqdm(list(batched(range(n), infer.batch_size)), desc="transfer", unit="batch"):
-            samples = [cond.sample(int(inputs[t]), poses[history_indices(t, all_valid, K)]) for t in chunk]
+            samples = [cond.sample(int(inputs[t]), poses[history_indices(t, all_valid, posemap.K)]) for t in chunk]
             gen = generate(generators, samples, device)
             person = gen.person
             for i, t in enumerate(chunk):
@@ -422,6 +498,8 @@ def _render_transfer(out: Path, generators: Generators, cond: InputBuilder, pose
                 result.write(gen.final[i])
                 side.write(np.concatenate([reference, gen.final[i]], axis=1))
                 comp.write(composite(person[i], gen.matte[i], scene, infer.edge_blur))
+                full.write(full_frame(gen.final[i], surround, crop, source_size))
+                bones.write(draw_skeleton(plate, poses[t], to_r, posemap.min_conf))
                 if t in still_at:
                     stills.append((reference, gen.final[i]))
     _write_png(out / "stills.png", stills_strip(stills))

@@ -7,6 +7,12 @@ so that evaluation can measure temporal coherence on consecutive test frames.
 Pairs file ``data/pairs/<video>.csv``: columns ``split`` (train | test), ``in_frame``, ``ref_frame``
 (frame indices into the video's frames/pose files); both frames of a pair lie in the same split,
 are valid detections and differ.
+
+Training pairs are random, as in the paper, or partly *near* (``pairs.near_fraction``): for that
+share, I_ref is random and I_in is one of the ``near_k`` training frames whose pose is nearest to
+it, the way motion transfer picks I_in for a reference frame (:func:`dancegen.infer.transfer`).
+Random pairs alone teach the nets large pose changes only; a model used on nearest-pose inputs
+must also learn to leave a tangram that is already right alone. Test pairs stay random.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dancegen.errors import DanceGenError
+from dancegen.retarget import pose_distances
 
 COLUMNS = ("split", "in_frame", "ref_frame")
 SPLITS = ("train", "test")
@@ -57,13 +64,35 @@ def sample_pairs(valid: np.ndarray, frames: range, n: int, rng: np.random.Genera
     return pd.DataFrame({"in_frame": idx[pos_in], "ref_frame": idx[pos_ref]})
 
 
+def near_pairs(keypoints: np.ndarray, valid: np.ndarray, frames: range, n: int, k: int, min_conf: float,
+               rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` pairs whose I_ref is a random valid frame of ``frames`` and whose I_in is drawn from the
+    ``k`` other valid frames of ``frames`` with the nearest pose (:func:`dancegen.retarget.pose_distances`).
+
+    ``keypoints: (T, 133, 3)`` x, y, confidence; ``valid: (T,) bool``. Needs two valid frames.
+    """
+    idx = valid_in(valid, frames)
+    if len(idx) < MIN_VALID:
+        raise ValueError(f"frames {frames.start}..{frames.stop - 1} hold {len(idx)} valid frame(s); need {MIN_VALID}")
+    ref = idx[rng.integers(0, len(idx), n)]
+    refs, which = np.unique(ref, return_inverse=True)
+    distance = pose_distances(keypoints[refs], keypoints[idx], min_conf)     # (U, N)
+    distance[refs[:, None] == idx[None]] = np.inf                            # never the frame itself
+    k = min(k, len(idx) - 1)
+    nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]                # (U, k), unordered
+    pick = nearest[which, rng.integers(0, k, n)]
+    return pd.DataFrame({"in_frame": idx[pick], "ref_frame": ref})
+
+
 def make_pairs(valid: np.ndarray, train_fraction: float, n_train: int, n_test: int, seed: int,
-               source: str | Path) -> pd.DataFrame:
+               source: str | Path, keypoints: np.ndarray | None = None, near_fraction: float = 0.0,
+               near_k: int = 10, min_conf: float = 0.3) -> pd.DataFrame:
     """The pairs table of one video (layout in the module docstring).
 
     ``valid: (T,) bool`` from the pose file ``source``, which is named in the error when a split
     has too few valid frames. Train and test pairs come from independent streams of ``seed``, so
-    changing ``n_train`` leaves the test pairs as they were.
+    changing ``n_train`` or the near pairs leaves the test pairs as they were. A ``near_fraction``
+    share of the training pairs is :func:`near_pairs` on ``keypoints: (T, 133, 3)`` (needed then).
     """
     if len(valid) < 2:
         raise DanceGenError(source, f"has {len(valid)} frame(s); a train/test split needs at least 2")
@@ -74,9 +103,15 @@ def make_pairs(valid: np.ndarray, train_fraction: float, n_train: int, n_test: i
             raise DanceGenError(source, f"the {name} split (frames {frames.start}..{frames.stop - 1}) has "
                                 f"{n_valid} valid detection(s); at least {MIN_VALID} are needed to sample pairs")
     rngs = dict(zip(SPLITS, np.random.default_rng(seed).spawn(len(SPLITS))))
-    counts = {"train": n_train, "test": n_test}
-    tables = [sample_pairs(valid, frames, counts[name], rngs[name]).assign(split=name)
-              for name, frames in splits.items()]
+    n_near = round(n_train * near_fraction)
+    tables = [sample_pairs(valid, splits["train"], n_train - n_near, rngs["train"]).assign(split="train")]
+    if n_near:
+        if keypoints is None or len(keypoints) != len(valid):
+            raise ValueError("near training pairs need the keypoints of every frame")
+        near_rng = np.random.default_rng([seed, 1])
+        tables.append(near_pairs(keypoints, valid, splits["train"], n_near, near_k, min_conf, near_rng)
+                      .assign(split="train"))
+    tables.append(sample_pairs(valid, splits["test"], n_test, rngs["test"]).assign(split="test"))
     return pd.concat(tables, ignore_index=True)[list(COLUMNS)]
 
 

@@ -11,6 +11,8 @@ pixel coverage (anti-aliased), so they keep their true area and move smoothly by
 The K-pose stack of the temporal smoothing is ``(15·K, S, S)``, current pose first: channels
 0–14 are P^t, 15–29 are P^{t-1}, and so on.
 
+:func:`draw_skeleton` draws a pose as a stick figure over a picture, for people to look at.
+
 Sizes: ``sigma`` and ``landmark_radius`` of :class:`PosemapParams` are pixels of a
 :data:`REFERENCE_SIZE`² map and scale with the map side, so a 64² map looks like the 128² map
 downsampled. Keypoints are continuous pixel coordinates of the ``src_size`` frame (pixel i covers
@@ -26,7 +28,8 @@ import cv2
 import numpy as np
 
 from dancegen.config import PosemapParams
-from dancegen.skeleton import LANDMARK_GROUPS, NUM_LANDMARK_GROUPS, NUM_PARTS, PARTS, part_segments
+from dancegen.skeleton import (BODY_EDGES, JOINT_NAMES, LANDMARK_GROUPS, NUM_LANDMARK_GROUPS, NUM_PARTS, PARTS,
+                               part_segments)
 
 REFERENCE_SIZE = 128
 CHANNELS = NUM_PARTS + NUM_LANDMARK_GROUPS
@@ -142,6 +145,33 @@ def _draw_pose(maps: np.ndarray, kp: np.ndarray, scale: float, params: PosemapPa
         points = points[points[:, 2] >= params.min_conf, :2].astype(np.float64)
         if len(points):
             _draw_discs(maps[NUM_PARTS + g], points * scale, params.landmark_radius * unit, sigma)
+
+
+# Stick-figure colours (RGB): the person's left side, right side, and the middle (head, torso).
+SKELETON_COLOURS = {"left": (255, 140, 0), "right": (0, 160, 255), "middle": (255, 255, 255)}
+
+
+def _side(joint: int) -> str:
+    name = JOINT_NAMES[joint]
+    return "left" if name.startswith("left") else "right" if name.startswith("right") else "middle"
+
+
+def draw_skeleton(image: np.ndarray, kp: np.ndarray, scale: float, min_conf: float) -> np.ndarray:
+    """A copy of ``image: (H, W, 3) uint8 RGB`` with the pose ``kp: (133, 3)`` drawn on it, its
+    coordinates multiplied by ``scale``: the body's bones as lines (the person's left orange, right
+    blue), its joints as dots, face and hand points as small dots. Points below ``min_conf`` are left out."""
+    out = np.ascontiguousarray(image).copy()
+    thick = max(1, round(out.shape[0] / 128))
+    xy = np.rint(kp[:, :2] * scale).astype(int)
+    ok = kp[:, 2] >= min_conf
+    for a, b in BODY_EDGES:
+        if ok[a] and ok[b]:
+            side = _side(a) if _side(a) == _side(b) else "middle"
+            cv2.line(out, tuple(xy[a]), tuple(xy[b]), SKELETON_COLOURS[side], thick, cv2.LINE_AA)
+    for j in np.flatnonzero(ok):
+        radius = thick + 1 if j < 23 else max(1, thick // 2)
+        cv2.circle(out, tuple(xy[j]), radius, SKELETON_COLOURS[_side(j)], -1, cv2.LINE_AA)
+    return out
 
 
 def history_indices(t: int, valid: np.ndarray, K: int) -> list[int]:

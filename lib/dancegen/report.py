@@ -245,23 +245,25 @@ def _transfer_section(video: str, inputs: ReportInputs, figures: Path, videos: P
     lines = []
     for ref in inputs.reference:
         lines += [f"#### {video} driven by {ref}", "",
-                  "| variant | stills (top: reference, bottom: result) | videos | frames | reused poses | retarget scale |",
-                  "|---|---|---|---|---|---|"]
+                  "| variant | stills (top: reference, bottom: result) | videos | frames | reused poses | retarget scale "
+                  "| jitter raw → smoothed (px/frame²) |",
+                  "|---|---|---|---|---|---|---|"]
         for v in inputs.ordered_variants():
             src = inputs.data / "transfer" / video / v / ref
             stats = _read_json(src / "stats.json")
             tag = f"{video}_{v}_{ref}"
             shutil.copyfile(src / "stills.png", figures / f"transfer_{tag}.png")
             links = []
-            for name in ("result", "side_by_side", "composite"):
+            for name in ("result", "side_by_side", "composite", "full", "skeleton"):
                 mp4 = src / f"{name}.mp4"
                 if mp4.is_file():
                     shutil.copyfile(mp4, videos / f"{tag}_{name}.mp4")
                     links.append(f"[{name}](videos/{tag}_{name}.mp4)")
             scale = stats.get("retarget_scale")
+            jitter = f"{_fmt(stats.get('jitter_raw'), 2)} → {_fmt(stats.get('jitter_smoothed'), 2)}"
             lines.append(f"| {VARIANT_LABELS[v]} | ![](figures/transfer_{tag}.png) | {' · '.join(links)} | "
                          f"{stats.get('frames')} | {stats.get('reused_pose_frames')} | "
-                         f"{_fmt(scale, 2) if scale is not None else 'off'} |")
+                         f"{_fmt(scale, 2) if scale is not None else 'off'} | {jitter} |")
         lines.append("")
     return lines
 
@@ -325,8 +327,11 @@ def build_report(inputs: ReportInputs) -> Path:
             md += [f"![{video} training](figures/{name})", ""]
         md += ["## Motion transfer", "",
                "Input frame for each reference frame: the personal training frame with the nearest pose; "
-               "reference poses are retargeted to the target's height and floor (`infer.retarget`). "
-               "*reused poses* counts reference frames without a detected pose, which reuse the last good one.", ""]
+               "reference poses are smoothed in time (`infer.smooth_window`, `infer.max_gap`) and retargeted "
+               "to the target's body size — its bone lengths — and onto its floor (`infer.retarget`); "
+               "*skeleton* shows them over the target's background. *reused poses* counts reference frames "
+               "without a detected pose, which reuse the last good one; *jitter* is the driving joints' mean "
+               "acceleration before and after the smoothing.", ""]
         for video in inputs.personal:
             md += _transfer_section(video, inputs, figures, videos)
         readme = inputs.reports / "README.md"

@@ -2,7 +2,11 @@
 
 Frames file ``data/frames/<video>.h5``
   ``frames``  (T, S, S, 3) uint8 RGB, chunked one frame per chunk, lossless (gzip level 1)
-  attrs: ``fps`` (float), ``size`` (S), ``source`` (path), ``source_size`` [W, H],
+  ``audio``   (n,) uint8 — only when the source has sound: the bytes of an AAC .m4a file whose
+              time 0 is frame 0 (:func:`dancegen.video.read_audio`), so frame t sounds at t / fps
+  ``surround`` (h, w, 3) uint8 RGB — the whole source frame without its person (median of frames
+              spread over the video, longer side at most 1024 px), for full-frame output
+  attrs: ``fps`` (float, the rate of ``frames``), ``size`` (S), ``source`` (path), ``source_size`` [W, H],
          ``crop`` [x0, y0, side] — the square taken from the source, in source pixels (may extend
          past the source's edges, where it is padded)
 
@@ -83,9 +87,11 @@ class FrameWriter:
     Use as a context manager: the file appears under its real name only on a clean exit.
     """
 
-    def __init__(self, path: str | Path, size: int, fps: float, **attrs):
+    def __init__(self, path: str | Path, size: int, fps: float, audio: bytes | None = None,
+                 surround: np.ndarray | None = None, **attrs):
         self.path = Path(path)
         self.size = size
+        self._audio, self._surround = audio, surround
         self._ctx = atomic_path(self.path)
         self._attrs = dict(attrs, fps=float(fps), size=int(size))
         self._n = 0
@@ -98,6 +104,10 @@ class FrameWriter:
             "frames", shape=(0, s, s, 3), maxshape=(None, s, s, 3), dtype=np.uint8,
             chunks=(1, s, s, 3), compression="gzip", compression_opts=1,
         )
+        if self._audio is not None:
+            self._file.create_dataset("audio", data=np.frombuffer(self._audio, np.uint8))
+        if self._surround is not None:
+            self._file.create_dataset("surround", data=self._surround, compression="gzip", compression_opts=1)
         return self
 
     def append(self, frame: np.ndarray) -> None:
@@ -136,6 +146,16 @@ class FrameStore:
 
     def __len__(self) -> int:
         return int(self._ds.shape[0])
+
+    @property
+    def audio(self) -> bytes | None:
+        """The sound of the frames (an .m4a file's bytes, time 0 at frame 0), None when silent."""
+        return self._file["audio"][:].tobytes() if "audio" in self._file else None
+
+    @property
+    def surround(self) -> np.ndarray | None:
+        """``(h, w, 3) uint8 RGB``: the whole source frame without the person, None when not recorded."""
+        return self._file["surround"][:] if "surround" in self._file else None
 
     def __getitem__(self, t) -> np.ndarray:
         return self._ds[t]

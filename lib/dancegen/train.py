@@ -17,7 +17,11 @@ Files (written by rank 0 only, each atomically):
         seed, phase and step, so a resumed run repeats the uninterrupted one); with another
         fingerprint, or with tensors that do not fit the current networks, it says so in one log
         line and starts afresh (DVCLive's history is then started afresh too).
-  ``<model_path>``  the final generators (:func:`dancegen.model.save_generators`).
+  ``<model_path>``  the final generators (:func:`dancegen.model.save_generators`): with
+        ``train.ema_decay`` > 0 the exponential moving average of the high phase's generator
+        weights (started afresh from the generators at each phase's start), else the last weights.
+        A GAN's last iterate carries the noise of its last updates; the average keeps what the
+        updates agree on, which for a net correcting a composite means fewer needless changes.
   ``<log_dir>/``    DVCLive: ``metrics.json`` (last logged values, ``vgg_used``, ``sp_used``,
         seconds per step), ``plots/metrics/**.tsv`` (every loss term, mean over ``train.log_every``
         steps), ``plots/images/samples/<step>.png`` (I_in | T | Ĩ_out | I_comb | I_out | I_ref rows).
@@ -46,6 +50,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
@@ -219,6 +224,13 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.generators.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.critics.parameters(), **adam)
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        self.average = (AveragedModel(self.generators, multi_avg_fn=get_ema_multi_avg_fn(train.ema_decay))
+                        if train.ema_decay > 0 else None)
+
+    @property
+    def result(self) -> Generators:
+        """The generators to save: the weight average when there is one, else the trained ones."""
+        return self.generators if self.average is None else self.average.module
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {}
@@ -264,12 +276,17 @@ class Trainer:
         self.scaler.step(self.opt_g)
         self.scaler.step(self.opt_d)
         self.scaler.update()
+        if self.average is not None:
+            self.average.update_parameters(self.generators)
         return values, outputs, batch
 
     def state_dict(self) -> dict:
-        return {"generators": self.generators.state_dict(), "critics": self.critics.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "scaler": self.scaler.state_dict()}
+        state = {"generators": self.generators.state_dict(), "critics": self.critics.state_dict(),
+                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                 "scaler": self.scaler.state_dict()}
+        if self.average is not None:
+            state["average"] = self.average.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.generators.load_state_dict(state["generators"])
@@ -277,6 +294,8 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.scaler.load_state_dict(state["scaler"])
+        if self.average is not None:
+            self.average.load_state_dict(state["average"])
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -531,13 +550,15 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
             log.info("resuming %s at phase %s, step %d", variant, phase.name, start)
         seconds[phase.name] = _run_phase(trainer, phase, start, paths, variant, train, inputs,
                                          runlog, fp, ranks)
+    result = trainer.result
     summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
+               "ema_decay": train.ema_decay,
                "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
                "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
                "steps": plan[-1].first_step + plan[-1].iters, "world_size": ranks.world,
                "device": device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
     if ranks.main:
-        save_generators(paths.model, generators, plan[-1].resolution,
+        save_generators(paths.model, result, plan[-1].resolution,
                         {"variant": variant, "fingerprint": fp, **summary})
     runlog.finish(summary)
     return summary

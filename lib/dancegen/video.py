@@ -2,7 +2,8 @@
 
 Frames are ``(H, W, 3) uint8 RGB`` everywhere. Reading: :func:`probe` validates a file once and
 returns a :class:`VideoInfo`; :func:`read_frames` streams it resampled, cropped and resized;
-:func:`sample_frames` decodes a few small frames spread over it.
+:func:`sample_frames` decodes a few small frames spread over it; :func:`read_audio` takes its sound
+track, aligned to its first frame. Writing: :class:`VideoWriter`, with that sound muxed in.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import collections
 import math
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,14 +35,17 @@ class VideoWriter:
     """Encode frames to an H.264 mp4 as they come; the file appears only when complete.
 
     ``with VideoWriter(path, fps=30) as w: w.write(frame)`` — ``frame: (H, W, 3) uint8 RGB``; the
-    size is taken from the first frame (odd sizes are padded by one pixel for yuv420p).
+    size is taken from the first frame (odd sizes are padded by one pixel for yuv420p). ``audio``:
+    an audio file's bytes whose time 0 is the first frame (:func:`read_audio`); it is muxed in as
+    AAC, trimmed — or padded with silence — to the video's duration.
     """
 
-    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 18):
+    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 18, audio: bytes | None = None):
         require_ffmpeg()
         self.path = Path(path)
         self.fps = fps
         self.crf = crf
+        self.audio = audio
         self._ctx = atomic_path(self.path)
         self._proc = None
         self.n_frames = 0
@@ -77,6 +82,8 @@ class VideoWriter:
                 code = self._proc.wait()
                 if code != 0 and exc_type is None:
                     raise DanceGenError(self.path, f"ffmpeg failed to encode: {err.decode(errors='replace').strip()[-300:]}")
+                if self.audio is not None and exc_type is None:
+                    self._mux_audio()
             elif exc_type is None:
                 raise DanceGenError(self.path, "no frames were written")
         except BaseException as e:
@@ -84,6 +91,55 @@ class VideoWriter:
             raise
         self._ctx.__exit__(exc_type, exc, tb)
         return False
+
+    def _mux_audio(self) -> None:
+        """Replace the encoded video by itself plus :attr:`audio`, cut to exactly the frames' duration."""
+        with tempfile.TemporaryDirectory(dir=self._tmp.parent) as work:
+            video, sound = Path(work) / "video.mp4", Path(work) / "audio"
+            self._tmp.replace(video)
+            sound.write_bytes(self.audio)
+            out = ffmpeg.output(ffmpeg.input(str(video)).video, ffmpeg.input(str(sound)).audio.filter("apad"),
+                                str(self._tmp), format="mp4", vcodec="copy", acodec="aac", audio_bitrate="192k",
+                                t=f"{self.n_frames / self.fps:.6f}", movflags="+faststart")
+            try:
+                out.overwrite_output().global_args("-nostdin", "-loglevel", "error").run(capture_stderr=True)
+            except ffmpeg.Error as err:
+                raise DanceGenError(self.path, f"ffmpeg failed to add the sound: {_last_line(err.stderr)}") from None
+
+
+def read_audio(info: VideoInfo) -> bytes | None:
+    """The video's first audio track as the bytes of an AAC .m4a file whose time 0 is the video's
+    first frame (the one :func:`read_frames` yields first), or None when it has no sound.
+
+    Containers may start the sound before or after the pictures; the difference of the two streams'
+    start times is cut off or padded with silence so that frame k and the sound at k / fps agree.
+    """
+    meta = _ffprobe(info.path)
+    audio = [s for s in meta["streams"] if s.get("codec_type") == "audio"]
+    if not audio:
+        return None
+    video = next(s for s in meta["streams"] if int(s["index"]) == info.stream)
+    lead = _start_time(video) - _start_time(audio[0])   # seconds of sound before the first frame
+    stream = ffmpeg.input(str(info.path.resolve()))[str(audio[0]["index"])].filter("asetpts", "PTS-STARTPTS")
+    if lead > 0:
+        stream = stream.filter("atrim", start=f"{lead:.6f}").filter("asetpts", "PTS-STARTPTS")
+    elif lead < 0:
+        stream = stream.filter("adelay", delays=f"{round(-lead * 1000)}", all=1)
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "audio.m4a"
+        try:
+            ffmpeg.output(stream, str(out), format="mp4", acodec="aac", audio_bitrate="192k").overwrite_output() \
+                .global_args("-nostdin", "-loglevel", "error").run(capture_stderr=True)
+        except ffmpeg.Error as err:
+            raise DanceGenError(info.path, f"ffmpeg could not read its sound: {_last_line(err.stderr)}") from None
+        return out.read_bytes()
+
+
+def _start_time(stream: dict) -> float:
+    try:
+        return float(stream.get("start_time", 0.0))
+    except ValueError:
+        return 0.0
 
 
 @dataclass(frozen=True)
