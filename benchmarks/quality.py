@@ -96,8 +96,8 @@ def one_run(clip: str, base: Path, variant: str, seed: int, tag: str, overrides:
     cpu = run_stage(run, "train", clip, variant)
     wall = time.time() - began
     run_stage(run, "infer", clip, variant)
-    run_stage(run, "evaluate")
-    return {"metrics": json.loads((run / "reports" / "metrics.json").read_text())[clip],
+    run_stage(run, "evaluate", clip)
+    return {"metrics": json.loads((run / "reports" / "eval" / clip / "metrics.json").read_text()),
             "train": json.loads((run / "reports" / "train" / clip / variant / "metrics.json").read_text()),
             "wall": wall, "cpu": cpu}
 

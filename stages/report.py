@@ -2,9 +2,9 @@
 
 python stages/report.py
 
-Reads  reports/metrics.json, reports/novelty.csv, reports/train/, data/infer/, data/frames/, data/pose/,
-       data/sp/, data/transfer/ (layouts: dancegen.report)
-Writes reports/README.md, reports/figures/, reports/videos/
+Reads  reports/eval/VIDEO/ of every personal VIDEO, reports/train/, data/sp/, data/transfer/
+       (layouts: dancegen.report)
+Writes reports/metrics.json, reports/README.md, reports/figures/, reports/videos/
 """
 
 import argparse
@@ -17,8 +17,7 @@ from dancegen.report import ReportInputs, build_report
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     params = load_params()
-    build_report(ReportInputs(list(params.personal), list(params.reference), list(params.train.variants),
-                              spec=params.inputs))
+    build_report(ReportInputs(list(params.personal), list(params.reference), list(params.train.variants)))
 
 
 if __name__ == "__main__":

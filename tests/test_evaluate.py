@@ -15,7 +15,7 @@ from dancegen.background import save_background
 from dancegen.baselines import BASELINES
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
-from dancegen.evaluate import MEAN_KEY, evaluate, finite_json
+from dancegen.evaluate import MEAN_KEY, evaluate_video, finite_json, metrics_document
 from dancegen.inputs import resize_area
 from dancegen.layout import VideoPaths
 from dancegen.skeleton import J
@@ -96,8 +96,8 @@ def data(tmp_path) -> tuple[Path, np.ndarray]:
 
 
 def run_evaluate(data: Path, k: int = 3):
-    return evaluate({"v": VideoPaths.of("v", data)}, ["ours", "pix2pixhd"], data / "infer", TRAIN_FRACTION,
-                    InputSpec(scene_dilate_px=2), k)
+    return evaluate_video("v", VideoPaths.of("v", data), ["ours", "pix2pixhd"], data / "infer", TRAIN_FRACTION,
+                          InputSpec(scene_dilate_px=2), k)
 
 
 def test_generated_equal_to_truth_scores_perfectly(data):
@@ -105,7 +105,7 @@ def test_generated_equal_to_truth_scores_perfectly(data):
     for variant in ("ours", "pix2pixhd"):
         write_infer(root / "infer" / "v" / f"{variant}.h5", frames, identical)
     result = run_evaluate(root)
-    doc = json.loads(finite_json(result.metrics))
+    doc = json.loads(finite_json(metrics_document({"v": result.metrics})))
     ours = doc["v"]["ours"]
     assert ours["whole"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
     assert ours["foreground"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
@@ -122,7 +122,7 @@ def test_an_offset_outside_the_person_spares_the_foreground_and_the_differences(
     for variant in ("ours", "pix2pixhd"):
         write_infer(root / "infer" / "v" / f"{variant}.h5", frames, brighter_outside_person)
     result = run_evaluate(root)
-    ours = result.metrics["v"]["ours"]
+    ours = result.metrics["ours"]
     # SSIM's 7×7 windows at the person's edge still see some of the brightened background
     assert ours["foreground"]["mse"] == 0.0 and 0.95 < ours["foreground"]["ssim"] < 1.0
     # per pair: 100 on the background pixels (a little less where 255 clips), 0 on the person
@@ -144,7 +144,7 @@ def test_baselines_score_what_they_copy(data):
     root, frames = data
     for variant in ("ours", "pix2pixhd"):
         write_infer(root / "infer" / "v" / f"{variant}.h5", frames, identical)
-    doc = run_evaluate(root).metrics["v"]
+    doc = run_evaluate(root).metrics
     copied = [metrics.ssim(resize_area(frames[a], R), resize_area(frames[b], R)) for a, b in PAIRS]
     assert doc["input_frame"]["whole"]["ssim"] == pytest.approx(np.mean(copied))
     plate = np.full((R, R, 3), 90, np.uint8)
@@ -168,7 +168,7 @@ def test_novelty_rises_with_the_distance_from_the_training_poses(data):
     for variant in ("ours", "pix2pixhd"):
         write_infer(root / "infer" / "v" / f"{variant}.h5", frames, identical)
     novelty = run_evaluate(root).novelty
-    assert list(novelty.columns) == ["video", "variant", "frame", "novelty", "ssim"]
+    assert list(novelty.columns) == ["variant", "frame", "novelty", "ssim"]
     ours = novelty[novelty["variant"] == "ours"]
     assert (np.diff(ours["novelty"]) > 0).all()       # the wrist rises further from frames 0..17
     assert (ours["ssim"] == 1.0).all()
@@ -204,13 +204,37 @@ def test_the_stage_writes_metrics_novelty_and_per_frame_tables(data, tmp_path):
     (root / "params.yaml").write_text(
         "videos: {v: v.mp4}\npersonal: [v]\nreference: []\npairs: {train_fraction: 0.75}\n"
         "train: {variants: [ours, pix2pixhd]}\nevaluate: {novelty_k: 3}\n")
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / "evaluate.py")], cwd=root,
+    done = subprocess.run([sys.executable, str(ROOT / "stages" / "evaluate.py"), "v"], cwd=root,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    metrics = json.loads((root / "reports" / "metrics.json").read_text())
-    assert metrics["v"]["pix2pixhd"]["whole"]["mse"] == 0.0
-    assert set(metrics["v"]) == {"ours", "pix2pixhd", *BASELINES}
+    out = root / "reports" / "eval" / "v"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["pix2pixhd"]["whole"]["mse"] == 0.0
+    assert set(metrics) == {"ours", "pix2pixhd", *BASELINES}
     # 2 variants and 3 baselines, each on the 3 pairs and the 5 run frames
-    assert len(pd.read_csv(root / "reports" / "novelty.csv")) == 25
-    assert len(pd.read_csv(root / "reports" / "eval" / "pairs.csv")) == 15
-    assert len(pd.read_csv(root / "reports" / "eval" / "run.csv")) == 25
+    assert len(pd.read_csv(out / "novelty.csv")) == 25
+    assert len(pd.read_csv(out / "pairs.csv")) == 15
+    assert len(pd.read_csv(out / "run.csv")) == 25
+    figure = cv2.imread(str(out / "test_results.png"))
+    assert figure is not None and figure.shape[0] > 300     # Fig. 6: 2 baselines, 2 variants, zoom, truth
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "novelty.csv", "pairs.csv", "run.csv",
+                                                     "test_results.png"]
+
+    other = subprocess.run([sys.executable, str(ROOT / "stages" / "evaluate.py"), "w"], cwd=root,
+                           capture_output=True, text=True)
+    assert other.returncode != 0 and "params.yaml: 'w' is not listed under personal" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1
+
+
+def test_the_mean_over_videos_weighs_each_video_once():
+    one = {"ours": {"whole": {"mse": 10.0, "psnr": 30.0, "ssim": 0.9}, "foreground": {"mse": 1.0, "psnr": None, "ssim": 0.5},
+                    "background": {"mse": 2.0, "psnr": 40.0, "ssim": 0.99},
+                    "difference": {"whole": 4.0, "foreground": 1.0}}}
+    two = {"ours": {**one["ours"], "whole": {"mse": 30.0, "psnr": 20.0, "ssim": 0.7}}}
+    doc = metrics_document({"a": one, "b": two})
+    assert doc["a"] == one and doc["b"] == two
+    mean = doc[MEAN_KEY]["ours"]
+    assert mean["videos"] == 2 and mean["whole"] == pytest.approx({"mse": 20.0, "psnr": 25.0, "ssim": 0.8})
+    assert mean["foreground"]["psnr"] is None and mean["foreground"]["ssim"] == 0.5
+    with pytest.raises(DanceGenError, match=MEAN_KEY):
+        metrics_document({MEAN_KEY: one})

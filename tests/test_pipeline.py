@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -83,3 +84,23 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     status = _run([str(Path(sys.executable).parent / "dvc"), "status", "--json"], tiny_repo)
     changed = set(json.loads(status.stdout))
     assert changed == {f"train@demo_personal-{v}" for v in ("ours", "ours_baseline", "pix2pixhd")}, changed
+
+    # A reference video without anyone in it fails detect; with --keep-going, everything that does
+    # not read it stands: the personal video's evaluation is neither re-run nor removed.
+    from dancegen.video import VideoWriter
+
+    params["loss"]["w_fm"] = 10.0
+    params["videos"]["empty_ref"] = "data/raw/empty.mp4"
+    params["reference"].append("empty_ref")
+    (tiny_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with VideoWriter(tiny_repo / "data" / "raw" / "empty.mp4", 30) as w:
+        for _ in range(20):
+            w.write(np.full((128, 128, 3), 120, np.uint8))
+    evaluation = tiny_repo / "reports" / "eval" / "demo_personal" / "metrics.json"
+    before = evaluation.read_text()
+    status = set(json.loads(_run([str(Path(sys.executable).parent / "dvc"), "status", "--json"], tiny_repo).stdout))
+    assert not any(s.startswith(("evaluate", "train", "infer")) for s in status), status
+    failed = _run([str(Path(sys.executable).parent / "dvc"), "repro", "--keep-going"], tiny_repo)
+    assert failed.returncode != 0
+    assert "empty_ref" in failed.stdout + failed.stderr
+    assert "evaluate@demo_personal" not in failed.stdout and evaluation.read_text() == before

@@ -1,6 +1,9 @@
 """The report renders from a small fixture of every input it reads."""
 
 import json
+import shutil
+
+import cv2
 
 import h5py
 import numpy as np
@@ -9,8 +12,11 @@ import pytest
 
 from dancegen.background import save_background
 from dancegen.baselines import BASELINES
+from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
 from dancegen.evaluate import MEAN_KEY
+from dancegen.figures import figure_test_results
+from dancegen.layout import VideoPaths
 from dancegen.report import ReportInputs, build_report, metric_tables
 from dancegen.store import FrameWriter, PoseWriter
 from dancegen.video import VideoWriter
@@ -22,6 +28,7 @@ R, S, T = 32, 48, 12
 def _scores(mse: float) -> dict:
     return {"whole": {"mse": mse, "psnr": 10 * np.log10(255 ** 2 / mse), "ssim": 0.8},
             "foreground": {"mse": mse / 2, "psnr": 30.0, "ssim": 0.9},
+            "background": {"mse": mse / 10, "psnr": 35.0, "ssim": 0.97},
             "difference": {"whole": 50.0, "foreground": 20.0}}
 
 
@@ -38,15 +45,13 @@ def fixture(tmp_path):
         for _ in range(T):
             pw.append(np.zeros((133, 3), np.float32), True, mask, (mask > 0).astype(np.uint8))
     save_background(data / "background" / "vid", np.full((S, S, 3), 90, np.uint8), np.ones((S, S), np.float32), T, T)
-    metrics = {"vid": {}, MEAN_KEY: {}}
+    metrics = {}
     for i, name in enumerate(BASELINES):
         scores = {**_scores(300.0 + 10 * i), "background": {"mse": 5.0 + i, "psnr": 40.0, "ssim": 0.95}}
-        metrics["vid"][name] = {**scores, "config": {"resolution": R, "baseline": True}}
-        metrics[MEAN_KEY][name] = {**scores, "videos": 1}
+        metrics[name] = {**scores, "config": {"resolution": R, "baseline": True}}
     for i, v in enumerate(VARIANTS):
-        metrics["vid"][v] = {**_scores(100.0 + 10 * i),
-                             "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True}}
-        metrics[MEAN_KEY][v] = {**_scores(100.0 + 10 * i), "videos": 1}
+        metrics[v] = {**_scores(100.0 + 10 * i),
+                      "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True}}
         with h5py.File((data / "infer" / "vid").mkdir(parents=True, exist_ok=True) or
                        data / "infer" / "vid" / f"{v}.h5", "w") as f:
             f["pairs_out"] = rng.integers(0, 255, (5, R, R, 3), dtype=np.uint8)
@@ -60,15 +65,17 @@ def fixture(tmp_path):
         (tdir / "stats.json").write_text(json.dumps(
             {"frames": 9, "reused_pose_frames": 2, "retarget_scale": 1.25, "jitter_raw": 3.456,
              "jitter_smoothed": 0.789}))
-        import cv2
         cv2.imwrite(str(tdir / "stills.png"), np.zeros((R * 2, R * 3, 3), np.uint8))
         with VideoWriter(tdir / "side_by_side.mp4") as w:
             for _ in range(3):
                 w.write(np.zeros((R, 2 * R, 3), np.uint8))
-    reports.mkdir(exist_ok=True)
-    (reports / "metrics.json").write_text(json.dumps(metrics))
-    pd.DataFrame({"video": "vid", "variant": np.repeat(VARIANTS, 4), "frame": np.tile(range(4), 3),
-                  "novelty": rng.random(12), "ssim": rng.random(12)}).to_csv(reports / "novelty.csv", index=False)
+    evaluation = reports / "eval" / "vid"
+    evaluation.mkdir(parents=True)
+    (evaluation / "metrics.json").write_text(json.dumps(metrics))
+    pd.DataFrame({"variant": np.repeat(VARIANTS, 4), "frame": np.tile(range(4), 3),
+                  "novelty": rng.random(12), "ssim": rng.random(12)}).to_csv(evaluation / "novelty.csv", index=False)
+    figure_test_results("vid", VideoPaths.of("vid", data), data / "infer", VARIANTS, InputSpec(),
+                        evaluation / "test_results.png")
     (data / "sp" / "vid").mkdir(parents=True)
     (data / "sp" / "vid" / "metrics.json").write_text(json.dumps({"iou": 0.71, "kp_error_px": 4.2, "pck": 0.9}))
     return ReportInputs(["vid"], ["ref"], VARIANTS, data, reports)
@@ -97,9 +104,31 @@ def test_report_renders_tables_figures_and_videos(fixture):
     assert "videos/vid_ours_ref_side_by_side.mp4" in text
 
 
-def test_missing_input_is_one_line_error(fixture):
-    (fixture.reports / "novelty.csv").unlink()
-    with pytest.raises(DanceGenError, match="novelty.csv: not found"):
+def test_the_report_writes_the_metrics_document_with_the_mean_over_videos(fixture):
+    build_report(fixture)
+    metrics = json.loads((fixture.reports / "metrics.json").read_text())
+    assert set(metrics) == {"vid", MEAN_KEY}
+    assert metrics[MEAN_KEY]["ours"]["whole"]["mse"] == 100.0 and metrics[MEAN_KEY]["ours"]["videos"] == 1
+    assert metrics["vid"]["tangram"]["config"]["baseline"] is True
+
+
+def test_the_report_reads_no_frames_or_poses(fixture):
+    # Fig. 6 comes drawn by the evaluate stage; the data a failing reference video lacks is not needed.
+    for kind in ("frames", "pose", "infer", "background"):
+        shutil.rmtree(fixture.data / kind)
+    assert "figures/test_results_vid.png" in build_report(fixture).read_text()
+
+
+def test_fig6_shows_the_baselines_every_variant_a_zoom_and_the_truth(fixture):
+    figure = cv2.imread(str(fixture.evaluation("vid") / "test_results.png"))
+    # 2 baselines + 3 variants + zoom + ground truth = 7 rows, 4 test pairs; 200-px panels (2 in at 100 dpi)
+    assert figure.shape[:2] == (7 * 200, 4 * 200)
+
+
+@pytest.mark.parametrize("name", ["novelty.csv", "metrics.json", "test_results.png"])
+def test_missing_input_is_one_line_error(fixture, name):
+    (fixture.evaluation("vid") / name).unlink()
+    with pytest.raises(DanceGenError, match=f"{name}: not found"):
         build_report(fixture)
     assert not (fixture.reports / "README.md").exists()
 

@@ -19,16 +19,17 @@ pairs and run, so every table shows whether a model learnt anything:
 * **novelty** (Fig. 10): for each run frame, :func:`dancegen.metrics.pose_novelty` of its pose
   against the valid training poses, paired with that frame's whole-frame SSIM.
 
-:func:`evaluate` returns an :class:`Evaluation`; its tables are the per-frame CSVs:
-  ``pairs``    video, variant, in_frame, ref_frame, mse, psnr, ssim, fg_mse, fg_psnr, fg_ssim,
+:func:`evaluate_video` returns the :class:`Evaluation` of one personal video (the evaluate stage
+writes it to ``reports/eval/<video>/``); its tables are the per-frame CSVs:
+  ``pairs``    variant, in_frame, ref_frame, mse, psnr, ssim, fg_mse, fg_psnr, fg_ssim,
                bg_mse, bg_psnr, bg_ssim
-  ``run``      video, variant, frame, ssim, diff_mse, diff_fg_mse, novelty
-  ``novelty``  video, variant, frame, novelty, ssim
-and ``metrics`` is the ``reports/metrics.json`` document:
-  ``{video: {variant or baseline: {whole: {mse, psnr, ssim}, foreground: {…}, background: {…},
-  difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations, perceptual,
-  compose, upsample, vgg_used, sp_used} (baselines: {resolution, baseline: true})}}, MEAN_KEY: {variant or baseline:
-  {whole, foreground, background, difference, videos}}}``.
+  ``run``      variant, frame, ssim, diff_mse, diff_fg_mse, novelty
+  ``novelty``  variant, frame, novelty, ssim
+and ``metrics`` is ``{variant or baseline: {whole: {mse, psnr, ssim}, foreground: {…}, background:
+{…}, difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations,
+perceptual, compose, upsample, vgg_used, sp_used} (baselines: {resolution, baseline: true})}}``.
+:func:`metrics_document` gathers the videos into the ``reports/metrics.json`` document:
+``{video: that, MEAN_KEY: {variant or baseline: {whole, foreground, background, difference, videos}}}``.
 """
 
 from __future__ import annotations
@@ -58,10 +59,10 @@ from dancegen.store import FrameStore, PoseStore
 MEAN_KEY = "mean_over_videos"
 SCORES = ("mse", "psnr", "ssim")
 GROUPS = ("whole", "foreground", "background")
-PAIR_COLUMNS = ("video", "variant", "in_frame", "ref_frame", "mse", "psnr", "ssim", "fg_mse", "fg_psnr", "fg_ssim",
+PAIR_COLUMNS = ("variant", "in_frame", "ref_frame", "mse", "psnr", "ssim", "fg_mse", "fg_psnr", "fg_ssim",
                 "bg_mse", "bg_psnr", "bg_ssim")
-RUN_COLUMNS = ("video", "variant", "frame", "ssim", "diff_mse", "diff_fg_mse", "novelty")
-NOVELTY_COLUMNS = ("video", "variant", "frame", "novelty", "ssim")
+RUN_COLUMNS = ("variant", "frame", "ssim", "diff_mse", "diff_fg_mse", "novelty")
+NOVELTY_COLUMNS = ("variant", "frame", "novelty", "ssim")
 
 
 @dataclass
@@ -108,7 +109,7 @@ def score_pairs(generated, index: np.ndarray, truth: GroundTruth) -> pd.DataFram
         out = generated[i]
         rows.append((int(t_in), int(t_ref), *_scores(out, image, None), *_scores(out, image, mask),
                      *_scores(out, image, scene)))
-    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS[2:]))
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS[1:]))
 
 
 def score_run(generated, frames: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
@@ -226,32 +227,33 @@ def _means_over_videos(per_video: dict[str, dict[str, dict]]) -> dict:
     return out
 
 
-def evaluate(inputs: dict[str, VideoPaths], variants: list[str], infer_dir: str | Path,
-             train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
-    """Evaluate every variant of every video, and the baselines on the same test pairs: ``inputs``
-    maps a video to its files; its infer files are ``<infer_dir>/<video>/<variant>.h5``."""
-    if MEAN_KEY in inputs:
-        raise DanceGenError("params.yaml", f"a personal video may not be named '{MEAN_KEY}' (a metrics key)")
+def evaluate_video(video: str, paths: VideoPaths, variants: list[str], infer_dir: str | Path,
+                   train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
+    """Evaluate every variant of one personal video, and the baselines on the same test pairs: its
+    infer files are ``<infer_dir>/<video>/<variant>.h5``; ``metrics`` is ``{variant or
+    baseline: summary}``, the tables have no ``video`` column."""
     clash = set(variants) & set(BASELINES)
     if clash:
         raise DanceGenError("params.yaml", f"'train.variants' may not name a baseline ({sorted(clash)})")
-    per_video: dict[str, dict[str, dict]] = {}
-    pair_tables, run_tables = [], []
-    for video, paths in inputs.items():
-        infer_files = {variant: Path(infer_dir) / video / f"{variant}.h5" for variant in variants}
-        results = {variant: evaluate_variant(path, paths.frames, paths.pose, train_fraction, spec, novelty_k)
-                   for variant, path in infer_files.items()}
-        if variants:
-            results.update(evaluate_baselines(infer_files[variants[0]], paths, train_fraction, spec, novelty_k))
-        per_video[video] = {}
-        for name, (summary, pairs, run) in results.items():
-            per_video[video][name] = summary
-            pair_tables.append(pairs.assign(video=video, variant=name))
-            run_tables.append(run.assign(video=video, variant=name))
-    pairs = pd.concat(pair_tables, ignore_index=True)[list(PAIR_COLUMNS)]
-    run = pd.concat(run_tables, ignore_index=True)[list(RUN_COLUMNS)]
-    return Evaluation({**per_video, MEAN_KEY: _means_over_videos(per_video)}, pairs, run,
-                      run[list(NOVELTY_COLUMNS)])
+    if not variants:
+        raise DanceGenError("params.yaml", "'train.variants' is empty: there is nothing to evaluate")
+    infer_files = {variant: Path(infer_dir) / video / f"{variant}.h5" for variant in variants}
+    results = {variant: evaluate_variant(path, paths.frames, paths.pose, train_fraction, spec, novelty_k)
+               for variant, path in infer_files.items()}
+    results.update(evaluate_baselines(infer_files[variants[0]], paths, train_fraction, spec, novelty_k))
+    pairs = pd.concat([p.assign(variant=name) for name, (_, p, _) in results.items()], ignore_index=True)
+    run = pd.concat([r.assign(variant=name) for name, (_, _, r) in results.items()], ignore_index=True)
+    run = run[list(RUN_COLUMNS)]
+    return Evaluation({name: summary for name, (summary, _, _) in results.items()},
+                      pairs[list(PAIR_COLUMNS)], run, run[list(NOVELTY_COLUMNS)])
+
+
+def metrics_document(per_video: dict[str, dict[str, dict]]) -> dict:
+    """The ``reports/metrics.json`` document (module docstring) from each personal video's
+    :attr:`Evaluation.metrics`: the videos' scores and their means over videos."""
+    if MEAN_KEY in per_video:
+        raise DanceGenError("params.yaml", f"a personal video may not be named '{MEAN_KEY}' (a metrics key)")
+    return {**per_video, MEAN_KEY: _means_over_videos(per_video)}
 
 
 def finite_json(document: dict) -> str:

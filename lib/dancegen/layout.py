@@ -20,3 +20,8 @@ class VideoPaths:
         data = Path(data)
         return cls(data / "frames" / f"{video}.h5", data / "pose" / f"{video}.h5",
                    data / "pairs" / f"{video}.csv", data / "background" / video)
+
+
+def evaluation_dir(video: str, reports: str | Path = "reports") -> Path:
+    """reports/eval/<video>/: the evaluate stage's scores, per-frame tables and Fig. 6 of one video."""
+    return Path(reports) / "eval" / video

@@ -1,15 +1,16 @@
 """The generated report: ``reports/README.md`` with the paper's tables and figures (4.3–4.4).
 
 Inputs (all made by earlier stages; a missing one is a one-line error naming it):
-  ``reports/metrics.json``                     evaluate: per video / variant / mean over videos
-  ``reports/novelty.csv``                      evaluate: video, variant, frame, novelty, ssim
+  ``reports/eval/<video>/``   evaluate, per personal video: ``metrics.json`` (per variant and
+        baseline), ``novelty.csv`` (variant, frame, novelty, ssim), ``test_results.png`` (Fig. 6)
   ``reports/train/<video>/<variant>/plots/metrics/**.tsv``   DVCLive step curves of training
-  ``data/infer/<video>/<variant>.h5``          infer: generated test frames (layout: dancegen.infer)
-  ``data/frames/<video>.h5``, ``data/pose/<video>.h5``       ground truth for the Fig. 6 figure
   ``data/sp/<video>/metrics.json``             train_sp: parsing IoU / keypoint error of the L_SP net
   ``data/transfer/<video>/<variant>/<reference>/``           transfer: mp4s, stills.png, stats.json
-Outputs: ``reports/README.md``, ``reports/figures/*.png``, ``reports/videos/*.mp4`` (copies of the
-transfer videos, so the report is self-contained).
+Nothing here reads a video's frames or poses, so a reference video that fails detection holds up
+only its own transfers (and this report), never the personal videos' evaluations.
+Outputs: ``reports/metrics.json`` (every personal video's scores and their mean over videos,
+:func:`dancegen.evaluate.metrics_document`), ``reports/README.md``, ``reports/figures/*.png``,
+``reports/videos/*.mp4`` (copies of the transfer videos, so the report is self-contained).
 """
 
 from __future__ import annotations
@@ -20,27 +21,17 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from dancegen.baselines import BASELINES
+from dancegen.baselines import LABELS as BASELINE_LABELS
+from dancegen.errors import DanceGenError
+from dancegen.evaluate import MEAN_KEY, finite_json, metrics_document
+from dancegen.layout import evaluation_dir
+from dancegen.figures import VARIANT_LABELS, figure_novelty, figure_training, ordered_variants, training_curves
+from dancegen.store import atomic_dir, atomic_path
 
-from dancegen.background import load_background  # noqa: E402
-from dancegen.baselines import BASELINES, baseline_image  # noqa: E402
-from dancegen.baselines import LABELS as BASELINE_LABELS  # noqa: E402
-from dancegen.config import InputSpec  # noqa: E402
-from dancegen.errors import DanceGenError  # noqa: E402
-from dancegen.evaluate import MEAN_KEY  # noqa: E402
-from dancegen.inputs import InputBuilder, person_region, resize_area  # noqa: E402
-from dancegen.layout import VideoPaths  # noqa: E402
-from dancegen.posemaps import history_indices  # noqa: E402
-from dancegen.store import FrameStore, PoseStore, atomic_dir, atomic_path  # noqa: E402
-
-# Row order and names of the paper's tables; the trivial baselines follow, in italics.
-VARIANT_LABELS = {"pix2pixhd": "pix2pixHD", "ours_baseline": "Ours-baseline", "ours": "Ours"}
+# The trivial baselines follow the variants in every table, in italics.
 ROW_LABELS = {**VARIANT_LABELS, **{k: f"*{v}*" for k, v in BASELINE_LABELS.items()}}
 PERCEPTUAL_LABELS = {"vgg19": "VGG19 (the paper's)", "efficientnet_lite0": "EfficientNet-Lite0 (offline stand-in)",
                      "off": "**off**"}
@@ -54,10 +45,13 @@ class ReportInputs:
     variants: list[str]
     data: Path = Path("data")
     reports: Path = Path("reports")
-    spec: InputSpec = InputSpec()
 
     def ordered_variants(self) -> list[str]:
-        return [v for v in VARIANT_LABELS if v in self.variants]
+        return ordered_variants(self.variants)
+
+    def evaluation(self, video: str) -> Path:
+        """The evaluate stage's folder of one personal video."""
+        return evaluation_dir(video, self.reports)
 
 
 def _read_json(path: Path) -> dict:
@@ -124,123 +118,6 @@ def config_table(metrics: dict, inputs: ReportInputs) -> str:
     return "\n".join(lines)
 
 
-def _person_box(mask: np.ndarray, pad: float = 0.1) -> tuple[int, int, int, int]:
-    """Square (x0, y0, x1, y1) around a boolean ``(R, R)`` mask's upper half (face and arms)."""
-    ys, xs = np.nonzero(mask)
-    size = mask.shape[0]
-    if len(ys) == 0:
-        return 0, 0, size, size
-    y0, y1 = ys.min(), ys.min() + (ys.max() - ys.min()) // 2
-    x0, x1 = xs.min(), xs.max()
-    side = int(max(y1 - y0, x1 - x0) * (1 + 2 * pad)) + 2
-    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-    ax = int(np.clip(cx - side // 2, 0, max(size - side, 0)))
-    ay = int(np.clip(cy - side // 2, 0, max(size - side, 0)))
-    return ax, ay, min(ax + side, size), min(ay + side, size)
-
-
-def figure_test_results(video: str, inputs: ReportInputs, out_png: Path) -> None:
-    """Fig. 6: rows = the input frame and the tangram baseline, the variants, a zoom of Ours, and the
-    reference (ground truth); columns = test pairs."""
-    variants = inputs.ordered_variants()
-    generated, index = {}, None
-    for v in variants:
-        path = inputs.data / "infer" / video / f"{v}.h5"
-        if not path.is_file():
-            raise DanceGenError(path, "not found (run the infer stage first: dvc repro)")
-        with h5py.File(path, "r") as f:
-            n = len(f["pairs_index"])
-            cols = np.linspace(0, n - 1, min(N_FIG6_COLUMNS, n)).astype(int)
-            generated[v] = f["pairs_out"][np.unique(cols)]
-            index = f["pairs_index"][np.unique(cols)]
-    res = next(iter(generated.values())).shape[1]
-    paths = VideoPaths.of(video, inputs.data)
-    spec = inputs.spec
-    with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
-        builder = InputBuilder(frames, pose, load_background(paths.background), res, spec)
-        truth = [resize_area(frames[int(r)], res) for r in index[:, 1]]
-        masks = [resize_area(person_region(pose.parsing(int(r)), pose.mask(int(r)), spec.mask_threshold)
-                             .astype(np.float32), res) >= 0.5 for r in index[:, 1]]
-        baseline_rows = [(BASELINE_LABELS[name], [
-            baseline_image(name, builder, int(a), pose.keypoints[history_indices(int(b), pose.valid, spec.posemap.K)])
-            for a, b in index]) for name in ("input_frame", "tangram")]
-    zoom_variant = "ours" if "ours" in generated else variants[-1]
-    rows = baseline_rows + [(VARIANT_LABELS[v], list(generated[v])) for v in variants]
-    zooms = []
-    for img, m in zip(generated[zoom_variant], masks):
-        x0, y0, x1, y1 = _person_box(m)
-        zooms.append(resize_area(np.ascontiguousarray(img[y0:y1, x0:x1]), res))
-    rows.append((f"{VARIANT_LABELS[zoom_variant]} (zoom)", zooms))
-    rows.append(("reference = ground truth", truth))
-    ncol = len(truth)
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(2.0 * ncol, 2.0 * len(rows)), squeeze=False)
-    for r, (label, images) in enumerate(rows):
-        for c in range(ncol):
-            ax = axes[r, c]
-            ax.imshow(images[c])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel(label, fontsize=8)
-    fig.suptitle(f"{video}: test pairs (input frame, reference pose) → output", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-
-
-def figure_novelty(novelty: pd.DataFrame, out_png: Path) -> None:
-    """Fig. 10: SSIM of each consecutive test frame against its pose novelty."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for v in VARIANT_LABELS:
-        sub = novelty[novelty["variant"] == v]
-        if len(sub):
-            ax.scatter(sub["novelty"], sub["ssim"], s=8, alpha=0.6, label=VARIANT_LABELS[v])
-    ax.set_xlabel("pose distance to training poses (mean of 10 nearest, normalised)")
-    ax.set_ylabel("SSIM")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-
-
-def training_curves(video: str, inputs: ReportInputs) -> dict[str, dict[str, pd.DataFrame]]:
-    """DVCLive step curves: variant -> metric name -> DataFrame(step, value)."""
-    curves: dict[str, dict[str, pd.DataFrame]] = {}
-    for v in inputs.ordered_variants():
-        root = inputs.reports / "train" / video / v / "plots" / "metrics"
-        if not root.is_dir():
-            raise DanceGenError(root, "not found (the train stage's DVCLive logs)")
-        curves[v] = {}
-        for tsv in sorted(root.rglob("*.tsv")):
-            df = pd.read_csv(tsv, sep="\t")
-            name = tsv.relative_to(root).with_suffix("").as_posix()
-            value = [c for c in df.columns if c not in ("step", "timestamp")]
-            if "step" in df.columns and value:
-                curves[v][name] = df[["step", value[-1]]].rename(columns={value[-1]: "value"})
-    return curves
-
-
-def figure_training(video: str, curves: dict[str, dict[str, pd.DataFrame]], out_png: Path) -> None:
-    names = sorted({n for per in curves.values() for n in per})
-    if not names:
-        raise DanceGenError(out_png, f"no training curves were logged for {video}")
-    ncol = min(4, len(names))
-    nrow = math.ceil(len(names) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.4 * nrow), squeeze=False)
-    for ax, name in zip(axes.flat, names):
-        for v, per in curves.items():
-            if name in per:
-                ax.plot(per[name]["step"], per[name]["value"], label=VARIANT_LABELS[v], lw=1)
-        ax.set_title(name, fontsize=8)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=90)
-    plt.close(fig)
-
-
 def _transfer_section(video: str, inputs: ReportInputs, figures: Path, videos: Path) -> list[str]:
     lines = []
     for ref in inputs.reference:
@@ -268,18 +145,32 @@ def _transfer_section(video: str, inputs: ReportInputs, figures: Path, videos: P
     return lines
 
 
+def read_evaluations(inputs: ReportInputs) -> tuple[dict, pd.DataFrame]:
+    """Every personal video's evaluation → (the metrics document, the novelty table of all videos
+    with a ``video`` column)."""
+    per_video, novelty = {}, []
+    for video in inputs.personal:
+        folder = inputs.evaluation(video)
+        per_video[video] = _read_json(folder / "metrics.json")
+        missing = [v for v in inputs.ordered_variants() if v not in per_video[video]]
+        if missing:
+            raise DanceGenError(folder / "metrics.json", f"has no scores for {missing} (re-run evaluate)")
+        csv = folder / "novelty.csv"
+        if not csv.is_file():
+            raise DanceGenError(csv, "not found (run the evaluate stage first: dvc repro)")
+        novelty.append(pd.read_csv(csv).assign(video=video))
+    return metrics_document(per_video), pd.concat(novelty, ignore_index=True)
+
+
 def build_report(inputs: ReportInputs) -> Path:
-    """Write reports/README.md, reports/figures/ and reports/videos/; return the README's path."""
-    metrics = _read_json(inputs.reports / "metrics.json")
-    novelty_csv = inputs.reports / "novelty.csv"
-    if not novelty_csv.is_file():
-        raise DanceGenError(novelty_csv, "not found (run the evaluate stage first: dvc repro)")
-    novelty = pd.read_csv(novelty_csv)
+    """Write reports/metrics.json, reports/README.md, reports/figures/ and reports/videos/; return
+    the README's path."""
+    metrics, novelty = read_evaluations(inputs)
     variants = inputs.ordered_variants()
     for video in inputs.personal:
-        missing = [v for v in variants if v not in metrics.get(video, {})]
-        if missing:
-            raise DanceGenError(inputs.reports / "metrics.json", f"has no scores for {video}: {missing}")
+        if not (inputs.evaluation(video) / "test_results.png").is_file():
+            raise DanceGenError(inputs.evaluation(video) / "test_results.png",
+                                "not found (run the evaluate stage first: dvc repro)")
 
     with atomic_dir(inputs.reports / "figures") as figures, atomic_dir(inputs.reports / "videos") as videos:
         md = ["# dancegen report", "",
@@ -313,7 +204,7 @@ def build_report(inputs: ReportInputs) -> Path:
         md += ["## Test results (cf. Fig. 6)", ""]
         for video in inputs.personal:
             name = f"test_results_{video}.png"
-            figure_test_results(video, inputs, figures / name)
+            shutil.copyfile(inputs.evaluation(video) / "test_results.png", figures / name)
             md += [f"![{video} test results](figures/{name})", ""]
         md += ["## Pose novelty against quality (cf. Fig. 10)", ""]
         figure_novelty(novelty, figures / "novelty.png")
@@ -323,7 +214,7 @@ def build_report(inputs: ReportInputs) -> Path:
         md += ["## Training curves", ""]
         for video in inputs.personal:
             name = f"training_{video}.png"
-            figure_training(video, training_curves(video, inputs), figures / name)
+            figure_training(video, training_curves(inputs.reports / "train", video, variants), figures / name)
             md += [f"![{video} training](figures/{name})", ""]
         md += ["## Motion transfer", "",
                "Input frame for each reference frame: the personal training frame with the nearest pose; "
@@ -337,4 +228,6 @@ def build_report(inputs: ReportInputs) -> Path:
         readme = inputs.reports / "README.md"
         with atomic_path(readme) as tmp:
             tmp.write_text("\n".join(md) + "\n")
+        with atomic_path(inputs.reports / "metrics.json") as tmp:
+            tmp.write_text(finite_json(metrics))
     return readme
