@@ -12,7 +12,9 @@ process) and steps. Baselines are scored once per clip (they do not depend on th
     .venv/bin/python benchmarks/quality.py --variants ours pix2pixhd --seeds 0 1 2 \\
         --set loss.w_l1=10 --tag l1 --out benchmarks/results/quality.csv
 
-``--summary CSV [--tag T] [--figure PNG]`` prints the mean ± sd table of a results file instead.
+``--summary CSV [--tag T] [--figure PNG]`` prints the mean ± sd table of a results file instead;
+``--curve CSV --clips C --tags T1 T2 … [--figure PNG]`` quality against training CPU time (the
+budget curve: the same variants run at other ``train.low_iters`` / ``high_iters``, one tag each).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,7 +146,8 @@ def summary(path: Path, tag: str, figure: Path | None) -> None:
         for name in ROW_ORDER:
             if (clip, name) not in mean.index:
                 continue
-            cells = [f"{mean.loc[(clip, name), k]:.3f} ± {sd.loc[(clip, name), k]:.3f}" for k in scores]
+            cells = [f"{mean.loc[(clip, name), k]:.{4 if 'ssim' in k else 2}f} ± "
+                     f"{sd.loc[(clip, name), k]:.{4 if 'ssim' in k else 2}f}" for k in scores]
             seconds = cpu.loc[(clip, name)]
             print(f"| {clip} | {name} | {n.loc[(clip, name)] if name in ROW_ORDER[:3] else '–'} | "
                   + " | ".join(cells) + f" | {'' if pd.isna(seconds) else f'{seconds:.0f}'} |")
@@ -172,6 +176,58 @@ def summary(path: Path, tag: str, figure: Path | None) -> None:
         fig.savefig(figure, dpi=100)
 
 
+def curve(path: Path, clip: str, tags: list[str], figure: Path | None) -> None:
+    """Quality against training CPU-seconds: for each variant, the mean ± sd over seeds of every
+    ``tags`` run on ``clip`` (one point per tag), as a Markdown table (and a figure)."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    table = table[(table["clip"] == clip) & table["tag"].isin(tags) & table["train_cpu_s"].notna()]
+    grouped = table.groupby(["row", "tag"])
+    stats = grouped[["whole_ssim", "fg_ssim", "train_cpu_s", "steps"]].agg(["mean", "std"])
+    print(f"| {clip}: output | steps | seeds | train CPU-min | whole SSIM | fg SSIM |")
+    print("|---|---|---|---|---|---|")
+    points = {}
+    for name in ROW_ORDER[:3]:
+        for tag in tags:
+            if (name, tag) not in stats.index:
+                continue
+            st = stats.loc[(name, tag)]
+            points.setdefault(name, []).append((st[("train_cpu_s", "mean")] / 60, st[("whole_ssim", "mean")],
+                                                 st[("whole_ssim", "std")], st[("fg_ssim", "mean")],
+                                                 st[("fg_ssim", "std")]))
+            print(f"| {name} | {st[('steps', 'mean')]:.0f} | {grouped.size().loc[(name, tag)]} | "
+                  f"{st[('train_cpu_s', 'mean')] / 60:.1f} | {st[('whole_ssim', 'mean')]:.3f} ± "
+                  f"{np.nan_to_num(st[('whole_ssim', 'std')]):.3f} | {st[('fg_ssim', 'mean')]:.3f} ± "
+                  f"{np.nan_to_num(st[('fg_ssim', 'std')]):.3f} |")
+    if figure is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        baselines = pd.read_csv(path)
+        baselines = baselines[(baselines["clip"] == clip) & (baselines["tag"] == "baseline")]
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+        for ax, (col, sd_col, key, title) in zip(axes, ((1, 2, "whole_ssim", "whole-frame SSIM"),
+                                                         (3, 4, "fg_ssim", "foreground SSIM"))):
+            for name, pts in points.items():
+                pts = sorted(pts)
+                ax.errorbar([p[0] for p in pts], [p[col] for p in pts], yerr=[np.nan_to_num(p[sd_col]) for p in pts],
+                            marker="o", capsize=2, label=name)
+            for name in ("tangram", "input_frame"):
+                values = baselines.loc[baselines["row"] == name, key]
+                if len(values):
+                    ax.axhline(values.iloc[0], ls="--", lw=0.8, color="grey" if name == "tangram" else "silver",
+                               label=f"{name} (no training)")
+            ax.set_xscale("log")
+            ax.set_xlabel("training CPU-minutes (2 cores)")
+            ax.set_title(f"{clip}: {title}", fontsize=9)
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(figure, dpi=100)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
@@ -182,10 +238,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/dancegen-quality"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality.csv")
     parser.add_argument("--summary", type=Path, help="print the mean ± sd table of this results file")
-    parser.add_argument("--figure", type=Path, help="with --summary: also draw it as a bar chart")
+    parser.add_argument("--figure", type=Path, help="with --summary or --curve: also draw it")
+    parser.add_argument("--curve", type=Path, help="print quality against training CPU time of this results file "
+                        "for --clips (the first) over --tags")
+    parser.add_argument("--tags", nargs="+", default=[], help="with --curve: the runs, one point each")
     args = parser.parse_args()
     if args.summary:
         return summary(args.summary, args.tag, args.figure)
+    if args.curve:
+        return curve(args.curve, args.clips[0], args.tags, args.figure)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     for clip in args.clips:
         base = prepare(clip, args.work, [o for o in args.overrides if o.split("=")[0].split(".")[0]
