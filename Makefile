@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup system-deps demo test test-all dag clean-demo
+.PHONY: setup system-deps demo paper test test-all dag clean-demo
 
 setup: system-deps $(VENV)/.installed
 
@@ -31,6 +31,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: run inside the git clone (DVC needs it)" >&2; exit 1; }
 	$(BIN)/dvc repro
+
+# The paper's setting (params.paper.yaml) as a DVC experiment named "paper"; params.yaml is kept.
+paper: setup
+	@args=$$($(BIN)/python -m dancegen.config --set-args params.paper.yaml) || exit 1; \
+	  $(BIN)/dvc exp run -n paper $$args
 
 test: setup
 	$(BIN)/python -m pytest -q -m "not slow and not gpu"

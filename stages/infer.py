@@ -13,8 +13,7 @@ from pathlib import Path
 
 from dancegen import infer
 from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.model import VARIANTS
+from dancegen.config import VARIANTS, load_params
 
 
 def main() -> None:

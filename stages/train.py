@@ -13,8 +13,7 @@ import argparse
 from pathlib import Path
 
 from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.model import VARIANTS
+from dancegen.config import VARIANTS, load_params
 from dancegen.train import TrainPaths, train_model
 
 

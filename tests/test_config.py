@@ -1,10 +1,15 @@
 """params.yaml → validated dataclasses: the new model and loss choices, and their one-line errors."""
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 import yaml
 
-from dancegen.config import InputSpec, load_params
+from dancegen.config import InputSpec, Params, load_params, override_args
 from dancegen.errors import DanceGenError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path, **sections):
@@ -46,3 +51,41 @@ def test_smoothing_params_are_checked(tmp_path, infer, message):
 def test_smoothing_off_needs_no_order_below_the_window(tmp_path):
     params = load_params(write(tmp_path, infer={"smooth_window": 1, "smooth_order": 3}))
     assert (params.infer.smooth_window, params.infer.max_gap) == (1, 5)
+
+
+def test_the_dataclass_defaults_are_the_params_file_values():
+    # One truth: a key missing from params.yaml means what params.yaml says.
+    loaded, defaults = load_params(REPO / "params.yaml"), Params()
+    for f in dataclasses.fields(Params):
+        if f.name not in ("videos", "personal", "reference"):
+            assert getattr(loaded, f.name) == getattr(defaults, f.name), f.name
+
+
+def test_the_paper_setting_applies_as_dvc_experiment_arguments(tmp_path):
+    args = override_args(REPO / "params.paper.yaml", REPO / "params.yaml")
+    assert set(args[::2]) == {"-S"}
+    pairs = dict(a.split("=", 1) for a in args[1::2])
+    assert pairs["model.ngf"] == "32" and pairs["model.compose"] == "paper" and pairs["train.lr"] == "0.0002"
+    assert pairs["train.high_res"] == "512" and pairs["loss.perceptual"] == "vgg19"
+    # what dvc exp run -S does to params.yaml: the result loads, with the paper's numbers
+    merged = yaml.safe_load((REPO / "params.yaml").read_text())
+    for key, value in pairs.items():
+        section, name = key.split(".")
+        merged[section][name] = yaml.safe_load(value)
+    paper = load_params(write(tmp_path, **merged))
+    assert (paper.train.low_res, paper.model.n_blocks, paper.pairs.near_fraction) == (256, 9, 0.0)
+
+
+def test_a_mistyped_or_bad_override_is_named_before_any_run(tmp_path):
+    bad = tmp_path / "paper.yaml"
+    bad.write_text("model:\n  ngff: 32\n")
+    with pytest.raises(DanceGenError, match="paper.yaml.*ngff"):
+        override_args(bad, REPO / "params.yaml")
+    bad.write_text("train:\n  low_res: 256\n")      # high_res must follow
+    with pytest.raises(DanceGenError, match="paper.yaml: 'train.high_res' must be twice"):
+        override_args(bad, REPO / "params.yaml")
+
+
+def test_a_schedule_the_generators_cannot_follow_fails_at_load(tmp_path):
+    with pytest.raises(DanceGenError, match="params.yaml: 'train.high_res' must be twice"):
+        load_params(write(tmp_path, train={"low_res": 64, "high_res": 96}))

@@ -14,7 +14,7 @@ from dancegen.objective import Critics, GeneratorObjective, targets
 from dancegen.nets.generator import LocalEnhancer, halve
 
 TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2)
-NO_EXTRAS = LossParams(w_vgg=0.0, w_sp=0.0)
+NO_EXTRAS = LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def losses(variant: str, batch, w_synthesis: float = 1.0):
     gens = generators(variant)
     branches = supervised_branches(variant, w_synthesis)
     critics = Critics(branches, gens.config.pose_channels, TINY, num_d=2, w_gp=10.0)
-    objective = GeneratorObjective(LossParams(w_vgg=0.0, w_sp=0.0, w_synthesis=w_synthesis), None, None)
+    objective = GeneratorObjective(LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0, w_synthesis=w_synthesis), None, None)
     out = gens(batch)
     reals = targets(batch, branches)
     fakes = {n: out[n] for n in branches}

@@ -25,9 +25,9 @@ from dancegen.train import CHECKPOINT_NAME, Ranks, Trainer, phases, train_model
 REPO = Path(__file__).resolve().parents[1]
 TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2,
                    num_d_low=1, num_d_high=2)
-TRAIN = TrainParams(low_res=32, high_res=64, low_iters=4, high_iters=4, batch_size=2, workers=0,
-                    checkpoint_every=2, log_every=1, sample_every=3, seed=0)
-LOSS = LossParams(w_vgg=0.0, w_sp=0.0)
+TRAIN = TrainParams(low_res=32, high_res=64, low_iters=4, high_iters=4, batch_size=2, workers=0, lr=2e-4,
+                    ema_decay=0.0, checkpoint_every=2, log_every=1, sample_every=3, seed=0)
+LOSS = LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0)
 POSE = InputSpec()
 
 
@@ -259,7 +259,7 @@ def test_summary_records_which_perceptual_terms_ran(video, tmp_path, monkeypatch
     torch.manual_seed(0)
     save_sp(paths.sp, SPNet(width=4), {"params": {"resolution": 32}})
     train = dataclasses.replace(TRAIN, low_iters=2, high_iters=0)
-    train_model(paths, "ours", TINY, train, LossParams(w_vgg=10.0, w_sp=10.0), POSE)
+    train_model(paths, "ours", TINY, train, LossParams(w_vgg=10.0, w_sp=10.0, w_l1=0.0), POSE)
     metrics = json.loads((paths.logs / "metrics.json").read_text())
     assert metrics["vgg_used"] is False and metrics["sp_used"] is True
     assert metrics["final"]["sp"] > 0 and metrics["synthesis"]["sp"] > 0

@@ -1,8 +1,12 @@
 """``params.yaml`` → frozen, validated dataclasses, read once per stage.
 
 Every section of ``params.yaml`` has one dataclass here; unknown keys, wrong types and values out
-of range raise :class:`DanceGenError` naming ``params.yaml`` and the key. Functions take the values
-they need, not the whole :class:`Params`.
+of range raise :class:`DanceGenError` naming ``params.yaml`` and the key, all when the file is
+loaded, before any stage does work. Functions take the values they need, not the whole
+:class:`Params`. The dataclasses' defaults are ``params.yaml``'s values (a test holds them equal);
+the paper's setting is ``params.paper.yaml``, the keys where it differs (:func:`override_args`).
+
+    python -m dancegen.config --set-args params.paper.yaml   # -> -S key=value ... for dvc exp run
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from typing import Any
 import yaml
 
 from dancegen.errors import DanceGenError
+
+# The variants a personal model can be trained as (dancegen.model says what each is).
+VARIANTS = ("ours", "ours_baseline", "pix2pixhd")
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,9 @@ class BackgroundParams:
 class PairsParams:
     train_fraction: float = 0.85
     n_train: int = 2000
-    n_test: int = 200
+    n_test: int = 100
     seed: int = 0
-    near_fraction: float = 0.0  # share of training pairs with a nearest-pose I_in (paper: 0, all random)
+    near_fraction: float = 0.5  # share of training pairs with a nearest-pose I_in (0: all random)
     near_k: int = 10            # I_in of a near pair is one of the k training frames of nearest pose
 
 
@@ -86,19 +93,19 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    variants: list = field(default_factory=lambda: ["ours", "ours_baseline", "pix2pixhd"])
+    variants: list = field(default_factory=lambda: list(VARIANTS))
     low_res: int = 64
     high_res: int = 128
     low_iters: int = 300
-    high_iters: int = 200
-    batch_size: int = 4
-    lr: float = 2e-4
+    high_iters: int = 150
+    batch_size: int = 1
+    lr: float = 5e-4
     beta1: float = 0.5
     beta2: float = 0.999
     workers: int = 0
     precision: str = "auto"     # auto | fp32 | bf16 | fp16 (mixed precision on CUDA only)
     seed: int = 0
-    ema_decay: float = 0.0      # decay of the generators' weight average that is saved; 0 = off (paper)
+    ema_decay: float = 0.99     # decay of the generators' weight average that is saved; 0 = the last weights
     checkpoint_every: int = 100
     log_every: int = 10
     sample_every: int = 100
@@ -118,7 +125,7 @@ class LossParams:
     vgg_weights: str = "auto"   # path to a torchvision-layout VGG19 state dict, or auto = torch hub cache
     perceptual: str = "auto"    # auto (VGG19 when its weights are found, else EfficientNet-Lite0) |
                                 # vgg19 | efficientnet_lite0 | off; weighted by w_vgg
-    w_l1: float = 0.0           # L1 reconstruction term on every branch (not in the paper)
+    w_l1: float = 10.0          # L1 reconstruction term on every branch (not in the paper)
     w_synthesis: float = 1.0    # weight of the synthesis net's own losses; 0 = the paper's Ours-baseline
 
 
@@ -283,10 +290,11 @@ def _check(p: Params, source: str) -> None:
                      ("posemap.landmark_radius", p.posemap.landmark_radius)):
         if val <= 0:
             raise bad(key, f"must be > 0, got {val}")
-    unknown_variants = set(p.train.variants) - {"ours", "ours_baseline", "pix2pixhd"}
+    unknown_variants = set(p.train.variants) - set(VARIANTS)
     if unknown_variants:
         raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
-                  "known: ours, ours_baseline, pix2pixhd")
+                  f"known: {', '.join(VARIANTS)}")
+    check_schedule(p.train, source)
     for key, val in (("infer.max_frames", p.infer.max_frames), ("infer.edge_blur", p.infer.edge_blur),
                      ("infer.max_gap", p.infer.max_gap), ("infer.smooth_order", p.infer.smooth_order)):
         if val < 0:
@@ -315,6 +323,19 @@ def _check(p: Params, source: str) -> None:
     _check_train_sp(p.train_sp, bad)
 
 
+def check_schedule(train: TrainParams, source: str = "params.yaml") -> None:
+    """Raise DanceGenError (``source``) on a training schedule the generators cannot follow."""
+    if train.low_iters < 0 or train.high_iters < 0 or train.low_iters + train.high_iters == 0:
+        raise DanceGenError(source, "'train.low_iters' and 'train.high_iters' must be >= 0 "
+                            "and not both 0")
+    if train.low_iters and train.high_iters and train.high_res != 2 * train.low_res:
+        raise DanceGenError(source, f"'train.high_res' must be twice 'train.low_res' (G runs its "
+                            f"g on the input halved), got {train.high_res} and {train.low_res}")
+    for key in ("checkpoint_every", "log_every", "sample_every"):
+        if getattr(train, key) < 1:
+            raise DanceGenError(source, f"'train.{key}' must be at least 1")
+
+
 def _check_train_sp(sp: TrainSPParams, bad) -> None:
     if sp.resolution < 16 or sp.resolution % 16:
         raise bad("train_sp.resolution", f"must be a multiple of 16 (SPNet halves it 4 times), got {sp.resolution}")
@@ -328,9 +349,7 @@ def _check_train_sp(sp: TrainSPParams, bad) -> None:
         raise bad("train_sp.w_heatmap", f"must be >= 0, got {sp.w_heatmap}")
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate ``params.yaml``; raise :class:`DanceGenError` on any problem."""
-    path = Path(path)
+def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise DanceGenError(path, "not found")
     try:
@@ -339,6 +358,53 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise DanceGenError(path, f"not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise DanceGenError(path, "must be a mapping of sections")
-    params = _build(Params, raw, "", str(path))
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; raise :class:`DanceGenError` on any problem."""
+    path = Path(path)
+    params = _build(Params, _read_yaml(path), "", str(path))
     _check(params, str(path))
     return params
+
+
+def _flatten(node: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        out.update(_flatten(value, f"{dotted}.") if isinstance(value, dict) and value else {dotted: value})
+    return out
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) and value else value
+    return out
+
+
+def override_args(overrides_path: str | Path, params_path: str | Path = "params.yaml") -> list[str]:
+    """``dvc exp run`` arguments (``-S key=value`` …) that apply the overrides file to params.yaml.
+
+    The merged params are validated first, so a mistyped key or a bad value in the overrides file
+    is a one-line error naming it rather than a failure hours into an experiment.
+    """
+    overrides_path, params_path = Path(overrides_path), Path(params_path)
+    overrides, base = _read_yaml(overrides_path), _read_yaml(params_path)
+    merged = _merged(base, overrides)
+    _check(_build(Params, merged, "", str(overrides_path)), str(overrides_path))
+    return [arg for key, value in _flatten(overrides).items()
+            for arg in ("-S", f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")]
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="print the dvc exp run arguments of an overrides file")
+    parser.add_argument("--set-args", type=Path, required=True, metavar="YAML")
+    try:
+        print(" ".join(override_args(parser.parse_args().set_args)))
+    except DanceGenError as err:
+        sys.exit(f"error: {err}")

@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dancegen.config import ModelParams
+from dancegen.config import VARIANTS, ModelParams
 from dancegen.errors import DanceGenError
 from dancegen.nets.generator import GlobalGenerator, LocalEnhancer
 from dancegen.parts import tangram_layer, warp_parts_with_coverage
@@ -47,7 +47,6 @@ from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.skeleton import NUM_PARTS
 from dancegen.store import atomic_path
 
-VARIANTS = ("ours", "ours_baseline", "pix2pixhd")
 TWO_STAGE = ("ours", "ours_baseline")
 SYNTHESIS, FINAL = "synthesis", "final"
 

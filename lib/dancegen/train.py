@@ -54,10 +54,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dancegen.config import InputSpec, LossParams, ModelParams, TrainParams
+from dancegen.config import VARIANTS, InputSpec, LossParams, ModelParams, TrainParams, check_schedule
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
-from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, VARIANTS, GeneratorConfig, Generators,
+from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, GeneratorConfig, Generators,
                             save_generators, supervised_branches)
 from dancegen.nets.sp_encoder import load_sp
 from dancegen.objective import Critics, GeneratorObjective, perceptual_term, targets
@@ -109,19 +109,6 @@ def phases(train: TrainParams, model: ModelParams) -> list[Phase]:
             out.append(Phase(index, name, res, iters, num_d, enhanced, first))
             first += iters
     return out
-
-
-def check_schedule(train: TrainParams) -> None:
-    """Raise DanceGenError (params.yaml) on a schedule the generators cannot follow."""
-    if train.low_iters < 0 or train.high_iters < 0 or train.low_iters + train.high_iters == 0:
-        raise DanceGenError("params.yaml", "'train.low_iters' and 'train.high_iters' must be >= 0 "
-                            "and not both 0")
-    if train.low_iters and train.high_iters and train.high_res != 2 * train.low_res:
-        raise DanceGenError("params.yaml", f"'train.high_res' must be twice 'train.low_res' (G runs its "
-                            f"g on the input halved), got {train.high_res} and {train.low_res}")
-    for key in ("checkpoint_every", "log_every", "sample_every"):
-        if getattr(train, key) < 1:
-            raise DanceGenError("params.yaml", f"'train.{key}' must be at least 1")
 
 
 # --------------------------------------------------------------------------- processes, devices
