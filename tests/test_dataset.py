@@ -1,57 +1,22 @@
-"""PairDataset on a short clip of the demo renderer, written in the pipeline's on-disk formats.
-
-``make_video`` is also the fixture of test_model.py and test_train.py.
-"""
-
-from pathlib import Path
+"""PairDataset on a short clip of the demo renderer, written in the pipeline's on-disk formats
+(:func:`conftest.make_video`)."""
 
 import numpy as np
 import pytest
 import torch
+from conftest import FPS, dataset, make_video
 from torch.utils.data import DataLoader
 
 from dancegen import demo
-from dancegen.background import save_background
 from dancegen.config import InputSpec, PosemapParams
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
-from dancegen.pairs import make_pairs
-from dancegen.store import FrameWriter, PoseStore, PoseWriter
+from dancegen.store import PoseStore
 from dancegen.train import TrainPaths
-
-FPS = 30
-
-
-def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 16, n_test: int = 4,
-               invalid: tuple[int, ...] = ()) -> TrainPaths:
-    """Demo frames, true keypoints / masks / parts as detections, the true background and pairs,
-    laid out like the pipeline's data/ (``invalid`` frames are marked as failed detections)."""
-    frames = list(demo.render_video("personal", seconds, size, FPS, seed=0))
-    name = "clip"
-    paths = TrainPaths(frames=root / "frames" / f"{name}.h5", pose=root / "pose" / f"{name}.h5",
-                       pairs=root / "pairs" / f"{name}.csv", background=root / "background" / name,
-                       sp=root / "sp" / name / "sp.pt", model=root / "models" / name / "model.pt",
-                       checkpoints=root / "checkpoints" / name, logs=root / "reports" / name)
-    valid = np.array([t not in invalid for t in range(len(frames))])
-    with FrameWriter(paths.frames, size, FPS) as fw, PoseWriter(paths.pose, size, FPS, "demo", "truth") as pw:
-        for t, f in enumerate(frames):
-            fw.append(f.frame)
-            pw.append(f.keypoints, bool(valid[t]), f.mask, f.parts)
-    background = demo.true_background("personal", size, seed=0)
-    save_background(paths.background, background, np.ones((size, size)), len(frames), len(frames))
-    paths.pairs.parent.mkdir(parents=True)
-    make_pairs(valid, 0.75, n_train, n_test, seed=0, source=paths.pose).to_csv(paths.pairs, index=False)
-    return paths
-
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> TrainPaths:
     return make_video(tmp_path_factory.mktemp("data"), size=64, invalid=(3, 4))
-
-
-def dataset(paths: TrainPaths, resolution: int, split: str = "train", K: int = 3) -> PairDataset:
-    return PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, split, resolution,
-                       InputSpec(PosemapParams(K=K)))
 
 
 def test_item_layout_and_ranges(video):

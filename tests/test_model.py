@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 import torch
-from test_dataset import dataset, make_video
+from conftest import batch_of, make_video
 
 from dancegen.config import LossParams, ModelParams
 from dancegen.model import (FINAL, GREEN, SYNTHESIS, GeneratorConfig, Generators, chroma_key,
@@ -20,12 +20,6 @@ NO_EXTRAS = LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0)
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
     return make_video(tmp_path_factory.mktemp("data"), size=64, n_train=4, n_test=2)
-
-
-def batch_of(video, resolution: int, n: int = 2) -> dict[str, torch.Tensor]:
-    ds = dataset(video, resolution)
-    items = [ds[i] for i in range(n)]
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
 def generators(variant: str) -> Generators:

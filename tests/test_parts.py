@@ -2,7 +2,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from dancegen.parts import part_affines, part_masks, warp_parts
 from dancegen.skeleton import J, NUM_JOINTS, NUM_PARTS, PARTS, part_segments

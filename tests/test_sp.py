@@ -13,7 +13,7 @@ from dancegen.config import TrainSPParams
 from dancegen.errors import DanceGenError
 from dancegen.nets.sp_encoder import N_SP_PARTS, SP_JOINTS, SPNet, load_sp, save_sp
 from dancegen.store import FrameStore, FrameWriter, PoseStore, PoseWriter
-from dancegen.train_sp import (JOINT_MIRROR, LABEL_MIRROR, augment, evaluate, fit, heatmap_targets,
+from dancegen.train_sp import (JOINT_MIRROR, LABEL_MIRROR, augment, fit, heatmap_targets, score_sp,
                                load_set, peak_positions, resize_parsing, split_indices, train_sp)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,9 +202,9 @@ def test_training_lowers_both_losses_and_beats_chance(clip):
         assert data.images.shape == (len(train), 3, 64, 64) and data.images.dtype == torch.uint8
         assert data.keypoints.shape == (len(train), 23, 3)
         net = SPNet(TINY.width)
-        before = evaluate(net.eval(), frames, pose, test, TINY.resolution, torch.device("cpu"))
+        before = score_sp(net.eval(), frames, pose, test, TINY.resolution, torch.device("cpu"))
         history = fit(net, data, TINY, torch.device("cpu"))
-        after = evaluate(net, frames, pose, test, TINY.resolution, torch.device("cpu"))
+        after = score_sp(net, frames, pose, test, TINY.resolution, torch.device("cpu"))
     assert history.shape == (TINY.iters, 2)
     first, last = history[:20].mean(0), history[-20:].mean(0)
     assert last[0] < 0.5 * first[0] and last[1] < 0.5 * first[1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from test_dataset import make_video
+from conftest import batch_of, make_video
 
 import dancegen.objective
 import dancegen.train
@@ -51,8 +51,6 @@ def logged(paths, term: str) -> dict[int, float]:
 def test_every_network_learns_from_the_first_steps(video, compose, steps):
     # A blending net's head starts at exactly 0, so its first step moves only the head: the trunk
     # behind it gets a gradient from the second step on.
-    from test_model import batch_of
-
     torch.manual_seed(0)
     gens = Generators(GeneratorConfig.from_params("ours", dataclasses.replace(TINY, compose=compose), K=3))
     trainer = Trainer(gens, (SYNTHESIS, "final"), phases(TRAIN, TINY)[0], TINY, LOSS, TRAIN,
@@ -74,8 +72,6 @@ def test_every_network_learns_from_the_first_steps(video, compose, steps):
 
 
 def test_the_weight_average_is_an_exponential_moving_average_of_the_steps(video):
-    from test_model import batch_of
-
     torch.manual_seed(0)
     decay = 0.75
     gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))

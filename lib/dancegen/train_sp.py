@@ -244,7 +244,7 @@ def body_size(kp: np.ndarray) -> np.ndarray:
     return np.nan_to_num((hi - lo).max(-1), neginf=0.0)
 
 
-def evaluate(net: SPNet, frames: FrameStore, pose: PoseStore, indices: np.ndarray, resolution: int,
+def score_sp(net: SPNet, frames: FrameStore, pose: PoseStore, indices: np.ndarray, resolution: int,
              device: torch.device) -> dict:
     """Test metrics at the frame size over the frames ``indices`` (increasing)."""
     confusion = np.zeros((N_SP_PARTS, N_SP_PARTS), np.int64)    # [truth, predicted] pixel counts
@@ -310,7 +310,7 @@ def train_sp(frames_path: str | Path, pose_path: str | Path, split_train_fractio
         data = load_set(frames, pose, even_subset(train_idx, params.max_frames), params.resolution)
         net = SPNet(params.width).to(device)
         history = fit(net, data, params, device)
-        metrics = evaluate(net, frames, pose, test_idx, params.resolution, device)
+        metrics = score_sp(net, frames, pose, test_idx, params.resolution, device)
         frame_size = frames.size
     tenth = max(params.iters // 10, 1)
     metrics.update(

@@ -1,0 +1,50 @@
+"""Helpers the test modules share: a short demo clip in the pipeline's on-disk formats, its pair
+dataset and batches (imported as ``from conftest import …``; pytest puts this folder on the path)."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dancegen import demo
+from dancegen.background import save_background
+from dancegen.config import InputSpec, PosemapParams
+from dancegen.dataset import PairDataset
+from dancegen.pairs import make_pairs
+from dancegen.store import FrameWriter, PoseWriter
+from dancegen.train import TrainPaths
+
+FPS = 30
+
+
+def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 16, n_test: int = 4,
+               invalid: tuple[int, ...] = ()) -> TrainPaths:
+    """Demo frames, true keypoints / masks / parts as detections, the true background and pairs,
+    laid out like the pipeline's data/ (``invalid`` frames are marked as failed detections)."""
+    frames = list(demo.render_video("personal", seconds, size, FPS, seed=0))
+    name = "clip"
+    paths = TrainPaths(frames=root / "frames" / f"{name}.h5", pose=root / "pose" / f"{name}.h5",
+                       pairs=root / "pairs" / f"{name}.csv", background=root / "background" / name,
+                       sp=root / "sp" / name / "sp.pt", model=root / "models" / name / "model.pt",
+                       checkpoints=root / "checkpoints" / name, logs=root / "reports" / name)
+    valid = np.array([t not in invalid for t in range(len(frames))])
+    with FrameWriter(paths.frames, size, FPS) as fw, PoseWriter(paths.pose, size, FPS, "demo", "truth") as pw:
+        for t, f in enumerate(frames):
+            fw.append(f.frame)
+            pw.append(f.keypoints, bool(valid[t]), f.mask, f.parts)
+    background = demo.true_background("personal", size, seed=0)
+    save_background(paths.background, background, np.ones((size, size)), len(frames), len(frames))
+    paths.pairs.parent.mkdir(parents=True)
+    make_pairs(valid, 0.75, n_train, n_test, seed=0, source=paths.pose).to_csv(paths.pairs, index=False)
+    return paths
+
+
+def dataset(paths: TrainPaths, resolution: int, split: str = "train", K: int = 3) -> PairDataset:
+    return PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, split, resolution,
+                       InputSpec(PosemapParams(K=K)))
+
+
+def batch_of(video, resolution: int, n: int = 2) -> dict[str, torch.Tensor]:
+    ds = dataset(video, resolution)
+    items = [ds[i] for i in range(n)]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
