@@ -16,7 +16,7 @@ from dancegen.baselines import BASELINES
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
 from dancegen.evaluate import MEAN_KEY, evaluate_video, finite_json, metrics_document
-from dancegen.inputs import resize_area
+from dancegen.images import resize_area
 from dancegen.layout import VideoPaths
 from dancegen.skeleton import J
 from dancegen.store import FrameWriter, PoseWriter

@@ -17,7 +17,8 @@ from dancegen.errors import DanceGenError
 from dancegen.infer import (TransferPaths, VideoPaths, composite, consecutive_test_frames,
                             despill_green, fill_missing_poses, full_frame, generate, infer_video, load_model,
                             person_matte, still_frames, transfer)
-from dancegen.inputs import InputBuilder, resize_area
+from dancegen.images import resize_area
+from dancegen.inputs import InputBuilder
 from dancegen.model import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
 from dancegen.pairs import make_pairs
 from dancegen.posemaps import draw_skeleton, history_indices

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dancegen.errors import DanceGenError
+from dancegen.images import write_png
 from dancegen.store import FrameStore, PoseStore, atomic_path
 
 INPAINT_RADIUS = 5   # px of known neighbourhood TELEA draws on for each filled pixel
@@ -102,17 +103,12 @@ def save_background(out_dir: str | Path, background: np.ndarray, coverage: np.nd
     }
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
-        _write_png(tmp / "background.png", cv2.cvtColor(background, cv2.COLOR_RGB2BGR))
-        _write_png(tmp / "coverage.png", np.clip(np.rint(coverage * 255), 0, 255).astype(np.uint8))
+        write_png(tmp / "background.png", background)
+        write_png(tmp / "coverage.png", np.clip(np.rint(coverage * 255), 0, 255).astype(np.uint8))
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
         # os.replace cannot overwrite a non-empty directory: drop the old one only once the new is complete.
         if out_dir.exists():
             shutil.rmtree(out_dir)
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), image):
-        raise DanceGenError(path, "could not be written")
 
 
 def load_background(out_dir: str | Path) -> np.ndarray:

@@ -11,8 +11,8 @@ For a pair (t_in, t_ref), from the very inputs the generators get (:class:`dance
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from dancegen.images import to_uint8
 from dancegen.inputs import InputBuilder
 from dancegen.parts import tangram, warp_parts_with_coverage
 
@@ -20,23 +20,18 @@ BASELINES = ("input_frame", "background", "tangram")
 LABELS = {"input_frame": "Input frame (copied)", "background": "Background plate", "tangram": "Tangram over B_in"}
 
 
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    """``(3, R, R)`` in [-1, 1] → ``(R, R, 3) uint8``."""
-    return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-
-
 def baseline_image(name: str, builder: InputBuilder, t_in: int, ref_poses: np.ndarray) -> np.ndarray:
     """The ``name`` baseline's I_out for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` →
     ``(R, R, 3) uint8 RGB``."""
     sample = builder.sample(t_in, ref_poses)
     if name == "input_frame":
-        return _to_uint8(sample["I_in"])
+        return to_uint8(sample["I_in"])
     if name == "background":
-        return _to_uint8(sample["B"])
+        return to_uint8(sample["B"])
     if name == "tangram":
         T, coverage = warp_parts_with_coverage(sample["I_in"][None], sample["parsing_in"][None],
                                                sample["theta"][None], sample["part_valid"][None])
-        return _to_uint8(tangram(T, coverage, sample["B_in"][None])[0])
+        return to_uint8(tangram(T, coverage, sample["B_in"][None])[0])
     raise ValueError(f"unknown baseline '{name}' (known: {', '.join(BASELINES)})")
 
 

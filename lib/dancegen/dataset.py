@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 from dancegen.background import load_background
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
-from dancegen.inputs import InputBuilder, check_consistent, resize_area, to_image_tensor
+from dancegen.images import resize_area, to_image_tensor
+from dancegen.inputs import InputBuilder, check_consistent
 from dancegen.pairs import read_pairs
 from dancegen.posemaps import history_indices
 from dancegen.store import FrameStore, PoseStore

@@ -50,7 +50,8 @@ from dancegen.background import load_background
 from dancegen.baselines import BASELINES, BaselineImages
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
-from dancegen.inputs import InputBuilder, check_consistent, person_region, resize_area
+from dancegen.images import resize_area
+from dancegen.inputs import InputBuilder, check_consistent, person_region
 from dancegen.layout import VideoPaths
 from dancegen.pairs import split_frames, valid_in
 from dancegen.posemaps import history_indices

@@ -22,7 +22,8 @@ from dancegen.baselines import LABELS as BASELINE_LABELS  # noqa: E402
 from dancegen.baselines import baseline_image  # noqa: E402
 from dancegen.config import InputSpec  # noqa: E402
 from dancegen.errors import DanceGenError  # noqa: E402
-from dancegen.inputs import InputBuilder, person_region, resize_area  # noqa: E402
+from dancegen.images import resize_area  # noqa: E402
+from dancegen.inputs import InputBuilder, person_region  # noqa: E402
 from dancegen.layout import VideoPaths  # noqa: E402
 from dancegen.posemaps import history_indices  # noqa: E402
 from dancegen.store import FrameStore, PoseStore  # noqa: E402

@@ -55,7 +55,8 @@ from dancegen.config import InferParams, InputSpec, PosemapParams
 from dancegen.errors import DanceGenError
 from dancegen.model import FINAL, SYNTHESIS, TWO_STAGE, Generators, chroma_key, load_generators
 from dancegen.pairs import read_pairs, split_frames, valid_in
-from dancegen.inputs import InputBuilder, resize_area
+from dancegen.images import compute_device, resize_area, to_uint8, write_png
+from dancegen.inputs import InputBuilder
 from dancegen.layout import VideoPaths
 from dancegen.posemaps import draw_skeleton, history_indices
 from dancegen.retarget import body_frame, jitter, pose_distances, retarget, size_ratio, smooth_poses
@@ -79,10 +80,6 @@ _SEARCH_CHUNK = 32
 
 def model_path(video: str, variant: str, data: str | Path = "data") -> Path:
     return Path(data) / "models" / video / variant / "model.pt"
-
-
-def inference_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_model(path: str | Path, device: torch.device) -> tuple[Generators, int, dict]:
@@ -123,11 +120,6 @@ def despill_green(images: np.ndarray) -> np.ndarray:
     return out
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``(B, 3, R, R)`` in [-1, 1] → ``(B, R, R, 3) uint8``."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def person_matte(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], blends: bool) -> torch.Tensor:
     """The generated person's soft matte ``(B, 1, R, R)`` in [0, 1], for compositing.
 
@@ -164,9 +156,9 @@ def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], dev
     """Run the generators on a list of :meth:`InputBuilder.sample` items as one batch."""
     batch = {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
     outputs = generators(batch)
-    synthesis = _to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
+    synthesis = to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
     matte = person_matte(outputs, batch, generators.config.blends)[:, 0].float().cpu().numpy()
-    return Generated(_to_uint8(outputs[FINAL]), synthesis, matte)
+    return Generated(to_uint8(outputs[FINAL]), synthesis, matte)
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:
@@ -219,7 +211,7 @@ def infer_video(out_path: str | Path, video: str, paths: VideoPaths, model_file:
 
     Returns counts: ``pairs``, ``run_frames``.
     """
-    device = inference_device()
+    device = compute_device()
     generators, resolution, meta = load_model(model_file, device)
     posemap = spec.posemap
     table = read_pairs(paths.pairs)
@@ -413,11 +405,6 @@ def _finite_mean(values: np.ndarray) -> float | None:
     return float(finite.mean()) if len(finite) else None
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise DanceGenError(path, "could not be written")
-
-
 @dataclass(frozen=True)
 class TransferPaths:
     model: Path          # data/models/<video>/<variant>/model.pt
@@ -436,7 +423,7 @@ def transfer(out_dir: str | Path, paths: TransferPaths, spec: InputSpec, infer: 
     the frames come. Returns the stats written to ``stats.json``.
     """
     out_dir = Path(out_dir)
-    device = inference_device()
+    device = compute_device()
     generators, resolution, _ = load_model(paths.model, device)
     posemap = spec.posemap
     scene = load_scene(paths.scene, resolution)
@@ -502,4 +489,4 @@ def _render_transfer(out: Path, generators: Generators, cond: InputBuilder, pose
                 bones.write(draw_skeleton(plate, poses[t], to_r, posemap.min_conf))
                 if t in still_at:
                     stills.append((reference, gen.final[i]))
-    _write_png(out / "stills.png", stills_strip(stills))
+    write_png(out / "stills.png", stills_strip(stills))

@@ -27,21 +27,10 @@ import torch
 
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
+from dancegen.images import resize_area, to_image_tensor
 from dancegen.parts import part_affines
 from dancegen.posemaps import stacked_pose_maps
 from dancegen.store import FrameStore, PoseStore
-
-
-def to_image_tensor(image: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3) uint8 RGB`` → ``(3, H, W) float32`` in [-1, 1]."""
-    return torch.from_numpy(image).permute(2, 0, 1).float().div(127.5).sub(1.0)
-
-
-def resize_area(image: np.ndarray, size: int) -> np.ndarray:
-    """Square resize with ``cv2.INTER_AREA`` (unchanged when already ``size``²)."""
-    if image.shape[0] == size and image.shape[1] == size:
-        return image
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def person_region(parsing: np.ndarray, mask: np.ndarray, threshold: float) -> np.ndarray:

@@ -58,6 +58,7 @@ from tqdm import tqdm
 from dancegen.config import VARIANTS, InputSpec, LossParams, ModelParams, TrainParams, check_schedule
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
+from dancegen.images import to_uint8
 from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, GeneratorConfig, Generators,
                             save_generators, supervised_branches)
 from dancegen.nets.sp_encoder import load_sp
@@ -393,11 +394,6 @@ def load_checkpoint(path: Path, fp: str, device: torch.device) -> dict | None:
 # --------------------------------------------------------------------------- logging
 
 
-def _to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) in [-1, 1] → uint8 (..., H, W, 3)."""
-    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).movedim(-3, -1)
-
-
 def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor], variant: str) -> np.ndarray:
     """Up to SAMPLE_ROWS rows of I_in | T | Ĩ_out | I_comb | I_out | I_ref (two-stage) or
     I_in | P_ref | I_out | I_ref (pix2pixhd) → ``(rows·R, cols·R, 3) uint8`` RGB."""
@@ -412,7 +408,7 @@ def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]
         columns = [batch["I_in"][:n], pose]
     columns += [outputs[FINAL][:n], batch["I_ref"][:n]]
     grid = torch.cat([c.detach().float().cpu() for c in columns], dim=-1)   # (n, 3, R, cols·R)
-    return _to_uint8(torch.cat(list(grid), dim=-2)).numpy()
+    return to_uint8(torch.cat(list(grid), dim=-2))
 
 
 def _truncate_history(log_dir: Path, last_step: int) -> None:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from dancegen import skeleton
 from dancegen.config import TrainSPParams
 from dancegen.errors import DanceGenError
+from dancegen.images import compute_device, resize_area
 from dancegen.nets.sp_encoder import N_SP_PARTS, SP_JOINTS, SPNet, save_sp
 from dancegen.pairs import split_frames, valid_in
 from dancegen.store import FrameStore, PoseStore
@@ -77,17 +78,12 @@ def resize_parsing(parsing: np.ndarray, size: int) -> np.ndarray:
                      for lab in parsing]).astype(np.uint8)
 
 
-def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """``(N, S, S, 3) uint8`` → ``(N, size, size, 3) uint8`` (area filter, no aliasing)."""
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
-
-
 def load_set(frames: FrameStore, pose: PoseStore, indices: np.ndarray, resolution: int) -> SPSet:
     """The frames ``indices`` (increasing) with their labels, resized to ``resolution``."""
     images, parsing = [], []
     for start in tqdm(range(0, len(indices), CHUNK), desc="load frames", unit="chunk", leave=False):
         idx = indices[start:start + CHUNK]
-        images.append(resize_frames(frames[idx], resolution))
+        images.append(np.stack([resize_area(f, resolution) for f in frames[idx]]))
         parsing.append(resize_parsing(pose.parsing(idx), resolution))
     kp = pose.keypoints[indices][:, list(SP_JOINTS)].copy()
     kp[..., :2] *= resolution / frames.size
@@ -228,7 +224,7 @@ def predict(net: SPNet, frames: np.ndarray, resolution: int, device: torch.devic
     ``keypoints: (N, J, 2) float32`` x, y in pixels of S (the heatmap peaks scaled up).
     """
     size = frames.shape[1]
-    x = to_input(torch.from_numpy(resize_frames(frames, resolution)).permute(0, 3, 1, 2)).to(device)
+    x = to_input(torch.from_numpy(np.stack([resize_area(f, resolution) for f in frames])).permute(0, 3, 1, 2)).to(device)
     logits, heatmaps = net(x)
     parsing = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False).argmax(1)
     xy = (peak_positions(heatmaps.float()) + 0.5) * (size / heatmaps.shape[-1])
@@ -300,7 +296,7 @@ def train_sp(frames_path: str | Path, pose_path: str | Path, split_train_fractio
     last tenth of the iterations.
     """
     started = time.perf_counter()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = compute_device()
     torch.manual_seed(params.seed)
     with FrameStore(frames_path) as frames, PoseStore(pose_path) as pose:
         if len(frames) != len(pose) or frames.size != pose.size:
