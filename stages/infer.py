@@ -14,6 +14,7 @@ from pathlib import Path
 from dancegen import infer
 from dancegen.cli import run_stage
 from dancegen.config import VARIANTS, load_params
+from dancegen.layout import VideoPaths, model_path
 
 
 def main() -> None:
@@ -24,8 +25,8 @@ def main() -> None:
     params = load_params()
     params.personal_video(args.video)
     counts = infer.infer_video(
-        Path("data/infer") / args.video / f"{args.variant}.h5", args.video, infer.VideoPaths.of(args.video),
-        infer.model_path(args.video, args.variant), params.inputs, params.pairs.train_fraction,
+        Path("data/infer") / args.video / f"{args.variant}.h5", args.video, VideoPaths.of(args.video),
+        model_path(args.video, args.variant), params.inputs, params.pairs.train_fraction,
         params.infer.batch_size)
     logging.info("%d test pairs, %d run frames", counts["pairs"], counts["run_frames"])
 

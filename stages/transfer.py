@@ -5,16 +5,17 @@ python stages/transfer.py VIDEO VARIANT REFERENCE
 Reads  data/models/VIDEO/VARIANT/model.pt, data/frames/VIDEO.h5, data/pose/VIDEO.h5,
        data/background/VIDEO/, data/frames/REFERENCE.h5, data/pose/REFERENCE.h5, infer.background_image
 Writes data/transfer/VIDEO/VARIANT/REFERENCE/ (result.mp4, side_by_side.mp4, composite.mp4,
-       skeleton.mp4, stills.png, stats.json; layout: dancegen.infer)
+       full.mp4, skeleton.mp4, stills.png, stats.json; layout: dancegen.transfer)
 """
 
 import argparse
 import logging
 from pathlib import Path
 
-from dancegen import infer
+from dancegen import transfer
 from dancegen.cli import run_stage
 from dancegen.config import VARIANTS, load_params
+from dancegen.layout import VideoPaths, model_path
 
 
 def main() -> None:
@@ -26,15 +27,15 @@ def main() -> None:
     params = load_params()
     params.personal_video(args.video)
     params.video_path(args.reference)
-    paths = infer.TransferPaths(
-        model=infer.model_path(args.video, args.variant),
-        personal=infer.VideoPaths.of(args.video),
+    paths = transfer.TransferPaths(
+        model=model_path(args.video, args.variant),
+        personal=VideoPaths.of(args.video),
         ref_frames=Path("data/frames") / f"{args.reference}.h5",
         ref_pose=Path("data/pose") / f"{args.reference}.h5",
         scene=Path(params.infer.background_image),
     )
-    stats = infer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
-                           params.inputs, params.infer, params.pairs.train_fraction)
+    stats = transfer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
+                              params.inputs, params.infer, params.pairs.train_fraction)
     logging.info("%d frames at %g fps (%d reused the last good pose, %d interpolated), retarget scale %s, "
                  "jitter %s -> %s px/frame², mean nearest-pose distance %s", stats["frames"], stats["fps"],
                  stats["reused_pose_frames"], stats["interpolated_pose_frames"], stats["retarget_scale"],

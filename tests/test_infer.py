@@ -14,9 +14,10 @@ from dancegen.config import InferParams, InputSpec, PosemapParams
 from dancegen.dataset import PairDataset
 from dancegen.demo import render_video, true_background
 from dancegen.errors import DanceGenError
-from dancegen.infer import (TransferPaths, VideoPaths, composite, consecutive_test_frames,
-                            despill_green, fill_missing_poses, full_frame, generate, infer_video, load_model,
-                            person_matte, still_frames, transfer)
+from dancegen.compositing import composite, despill_green, full_frame, person_matte
+from dancegen.infer import consecutive_test_frames, generate, infer_video, load_model
+from dancegen.layout import VideoPaths
+from dancegen.transfer import TransferPaths, fill_missing_poses, still_frames, transfer
 from dancegen.images import resize_area
 from dancegen.inputs import InputBuilder
 from dancegen.model import GREEN, GeneratorConfig, Generators, pose_channels, save_generators

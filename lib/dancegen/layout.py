@@ -22,6 +22,11 @@ class VideoPaths:
                    data / "pairs" / f"{video}.csv", data / "background" / video)
 
 
+def model_path(video: str, variant: str, data: str | Path = "data") -> Path:
+    """data/models/<video>/<variant>/model.pt: a trained variant's generators."""
+    return Path(data) / "models" / video / variant / "model.pt"
+
+
 def evaluation_dir(video: str, reports: str | Path = "reports") -> Path:
     """reports/eval/<video>/: the evaluate stage's scores, per-frame tables and Fig. 6 of one video."""
     return Path(reports) / "eval" / video

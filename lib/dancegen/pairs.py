@@ -10,7 +10,7 @@ are valid detections and differ.
 
 Training pairs are random, as in the paper, or partly *near* (``pairs.near_fraction``): for that
 share, I_ref is random and I_in is one of the ``near_k`` training frames whose pose is nearest to
-it, the way motion transfer picks I_in for a reference frame (:func:`dancegen.infer.transfer`).
+it, the way motion transfer picks I_in for a reference frame (:func:`dancegen.transfer.transfer`).
 Random pairs alone teach the nets large pose changes only; a model used on nearest-pose inputs
 must also learn to leave a tangram that is already right alone. Test pairs stay random.
 """
