@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dancegen.store import FrameWriter
-from dancegen.video import probe, read_frames
+from dancegen.config import ExtractParams
+from dancegen.extract import extract_video
 
 CROP = (420, 0, 1080)   # the centred full-height square of a 1920×1080 frame
 
@@ -32,16 +32,14 @@ def make_input(path: Path, seconds: int) -> None:
 
 
 def extract(video: Path, out: Path, size: int) -> dict:
-    """Runs in the child process: the stage's work minus the person probe; returns its measurements."""
+    """Runs in the child process: the stage's own code (:func:`dancegen.extract.extract_video`) with a
+    fixed square instead of the person probe and without the sound and surround image; returns its
+    measurements."""
     start = time.perf_counter()
-    info = probe(video)
-    with FrameWriter(out, size, 30, source=str(video), source_size=[info.width, info.height],
-                     crop=list(CROP)) as writer:
-        for frame in read_frames(info, 30, size, CROP):
-            writer.append(frame)
+    done = extract_video(video, out, ExtractParams(size=size, fps=30), crop=CROP, with_scene=False)
     kib = 1024  # ru_maxrss is in KiB on Linux
     return {
-        "frames": len(writer),
+        "frames": done.frames,
         "seconds": round(time.perf_counter() - start, 1),
         "python_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / kib, 1),
         "ffmpeg_peak_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / kib, 1),

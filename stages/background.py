@@ -7,12 +7,9 @@ python stages/background.py VIDEO   reads data/frames/VIDEO.h5 and data/pose/VID
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from dancegen import background
+from dancegen.background import make_background
 from dancegen.cli import run_stage
 from dancegen.config import load_params
-from dancegen.store import FrameStore, PoseStore
 
 
 def main() -> None:
@@ -20,12 +17,8 @@ def main() -> None:
     parser.add_argument("video", help="name of a personal video listed in params.yaml")
     video = parser.parse_args().video
     params = load_params()
-    with FrameStore(Path("data/frames") / f"{video}.h5") as frames, \
-            PoseStore(Path("data/pose") / f"{video}.h5") as pose:
-        image, coverage = background.estimate_background(
-            frames, pose, params.background.dilate_px, params.pose.mask_threshold)
-        n_frames, n_used = len(pose), int(np.count_nonzero(pose.valid))
-    background.save_background(Path("data/background") / video, image, coverage, n_frames, n_used)
+    make_background(Path("data/frames") / f"{video}.h5", Path("data/pose") / f"{video}.h5",
+                    Path("data/background") / video, params.background.dilate_px, params.pose.mask_threshold)
 
 
 if __name__ == "__main__":

@@ -6,19 +6,17 @@ data/demo/scene.png (see :mod:`dancegen.demo`), deterministically from the ``dem
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
 from dancegen.demo import write_demo
-from dancegen.errors import DanceGenError
 
 OUT_DIR = "data/demo"
 
 
 def main() -> None:
-    if len(sys.argv) > 1:
-        raise DanceGenError("stages/demo.py", f"takes no arguments, got {sys.argv[1:]}")
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     params = load_params()
     write_demo(OUT_DIR, params.demo)
 

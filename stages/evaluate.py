@@ -12,10 +12,8 @@ import argparse
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
-from dancegen.evaluate import evaluate_video, finite_json
-from dancegen.figures import figure_test_results
+from dancegen.evaluate import write_evaluation
 from dancegen.layout import VideoPaths, evaluation_dir
-from dancegen.store import atomic_dir
 
 
 def main() -> None:
@@ -24,15 +22,8 @@ def main() -> None:
     video = parser.parse_args().video
     params = load_params()
     params.personal_video(video)  # an unknown or non-personal name fails here, naming params.yaml
-    paths, out = VideoPaths.of(video), evaluation_dir(video)
-    result = evaluate_video(video, paths, params.train.variants, "data/infer", params.pairs.train_fraction,
-                            params.inputs, params.evaluate.novelty_k)
-    with atomic_dir(out) as tmp:
-        (tmp / "metrics.json").write_text(finite_json(result.metrics))
-        for name, table in (("pairs", result.pairs), ("run", result.run), ("novelty", result.novelty)):
-            table.to_csv(tmp / f"{name}.csv", index=False)
-        figure_test_results(video, paths, "data/infer", params.train.variants, params.inputs,
-                            tmp / "test_results.png")
+    write_evaluation(evaluation_dir(video), video, VideoPaths.of(video), params.train.variants, "data/infer",
+                     params.pairs.train_fraction, params.inputs, params.evaluate.novelty_k)
 
 
 if __name__ == "__main__":

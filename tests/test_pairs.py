@@ -180,7 +180,7 @@ def write_pose_file(path: Path, valid: np.ndarray, size: int = 32) -> None:
 
 
 def run_stage(tmp_path: Path, video: str) -> subprocess.CompletedProcess:
-    (tmp_path / "params.yaml").write_text("pairs:\n  n_train: 50\n  n_test: 10\n  seed: 3\n")
+    (tmp_path / "params.yaml").write_text("pairs:\n  n_train: 50\n  n_test: 10\n  seed: 3\n  near_fraction: 0.0\n")
     return subprocess.run([sys.executable, str(REPO / "stages" / "pairs.py"), video], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
 

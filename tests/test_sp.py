@@ -244,8 +244,9 @@ def test_stage_writes_outputs_and_reports_errors(clip, tmp_path):
         "train_sp:\n  resolution: 32\n  width: 4\n  iters: 5\n  batch_size: 2\n  max_frames: 20\n")
     done = run_stage(tmp_path, "v")
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "reports" / "train_sp" / "v.json").read_text())
-    assert report == json.loads((tmp_path / "data" / "sp" / "v" / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "data" / "sp" / "v" / "metrics.json").read_text())
+    assert 0.0 <= metrics["iou"] <= 1.0 and metrics["iters"] == 5     # written once, where DVC reads it
+    assert not (tmp_path / "reports").exists()
     assert (tmp_path / "data" / "sp" / "v" / "sp.pt").is_file()
     again = run_stage(tmp_path, "v")
     assert again.returncode == 0, again.stderr      # an earlier output directory is replaced

@@ -30,7 +30,7 @@ INPAINT_RADIUS = 5   # px of known neighbourhood TELEA draws on for each filled 
 
 def _uncovered(mask: np.ndarray, kernel: np.ndarray | None, threshold: float) -> np.ndarray:
     """``mask: (S, S) uint8`` person probability × 255 → ``(S, S) bool`` safely-background pixels."""
-    person = (mask > threshold * 255).astype(np.uint8)
+    person = (mask >= threshold * 255).astype(np.uint8)   # as dancegen.inputs.person_region
     if kernel is not None:
         person = cv2.dilate(person, kernel)
     return person == 0
@@ -41,7 +41,7 @@ def masked_average(samples: Iterable[tuple[np.ndarray, np.ndarray]], dilate_px: 
     """Average frames where the person is absent; fill what is never seen.
 
     ``samples`` yields ``(frame: (S, S, 3) uint8 RGB, mask: (S, S) uint8 person probability × 255)``
-    one at a time. The person is where the mask exceeds ``threshold`` (a probability), grown by
+    one at a time. The person is where the mask is at least ``threshold`` (a probability), grown by
     ``dilate_px`` so that soft edges and halos stay out of B.
 
     Returns ``background: (S, S, 3) uint8 RGB`` and ``coverage: (S, S) float32`` in [0, 1], the
@@ -90,6 +90,15 @@ def estimate_background(frames: FrameStore, pose: PoseStore, dilate_px: int,
         return masked_average(samples, dilate_px, threshold)
     except ValueError as err:
         raise DanceGenError(pose.path, str(err)) from None
+
+
+def make_background(frames_path: str | Path, pose_path: str | Path, out_dir: str | Path, dilate_px: int,
+                    threshold: float) -> None:
+    """The background stage: :func:`estimate_background` of one video, written by :func:`save_background`."""
+    with FrameStore(frames_path) as frames, PoseStore(pose_path) as pose:
+        image, coverage = estimate_background(frames, pose, dilate_px, threshold)
+        n_frames, n_used = len(pose), int(np.count_nonzero(pose.valid))
+    save_background(out_dir, image, coverage, n_frames, n_used)
 
 
 def save_background(out_dir: str | Path, background: np.ndarray, coverage: np.ndarray,

@@ -50,12 +50,13 @@ from dancegen.background import load_background
 from dancegen.baselines import BASELINES, BaselineImages
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
+from dancegen.figures import figure_test_results
 from dancegen.images import resize_area
 from dancegen.inputs import InputBuilder, check_consistent, person_region
 from dancegen.layout import VideoPaths
 from dancegen.pairs import split_frames, valid_in
 from dancegen.posemaps import history_indices
-from dancegen.store import FrameStore, PoseStore
+from dancegen.store import FrameStore, PoseStore, atomic_dir
 
 MEAN_KEY = "mean_over_videos"
 SCORES = ("mse", "psnr", "ssim")
@@ -247,6 +248,20 @@ def evaluate_video(video: str, paths: VideoPaths, variants: list[str], infer_dir
     run = run[list(RUN_COLUMNS)]
     return Evaluation({name: summary for name, (summary, _, _) in results.items()},
                       pairs[list(PAIR_COLUMNS)], run, run[list(NOVELTY_COLUMNS)])
+
+
+def write_evaluation(out_dir: str | Path, video: str, paths: VideoPaths, variants: list[str],
+                     infer_dir: str | Path, train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
+    """The evaluate stage: :func:`evaluate_video`, written to the directory ``out_dir``
+    (``reports/eval/<video>/``: ``metrics.json``, ``pairs.csv``, ``run.csv``, ``novelty.csv`` and
+    the Fig. 6 figure ``test_results.png``), which appears or is replaced only when complete."""
+    result = evaluate_video(video, paths, variants, infer_dir, train_fraction, spec, novelty_k)
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "metrics.json").write_text(finite_json(result.metrics))
+        for name, table in (("pairs", result.pairs), ("run", result.run), ("novelty", result.novelty)):
+            table.to_csv(tmp / f"{name}.csv", index=False)
+        figure_test_results(video, paths, infer_dir, variants, spec, tmp / "test_results.png")
+    return result
 
 
 def metrics_document(per_video: dict[str, dict[str, dict]]) -> dict:

@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dancegen.config import PairsParams
 from dancegen.errors import DanceGenError
 from dancegen.retarget import pose_distances
+from dancegen.store import PoseStore, atomic_path
 
 COLUMNS = ("split", "in_frame", "ref_frame")
 SPLITS = ("train", "test")
@@ -113,6 +115,19 @@ def make_pairs(valid: np.ndarray, train_fraction: float, n_train: int, n_test: i
                       .assign(split="train"))
     tables.append(sample_pairs(valid, splits["test"], n_test, rngs["test"]).assign(split="test"))
     return pd.concat(tables, ignore_index=True)[list(COLUMNS)]
+
+
+def write_pairs(pose_path: str | Path, out_csv: str | Path, params: PairsParams, min_conf: float) -> pd.DataFrame:
+    """The pairs stage: :func:`make_pairs` from the pose file ``pose_path``, written to ``out_csv``
+    atomically; returns the table."""
+    with PoseStore(pose_path) as pose:
+        valid, keypoints = pose.valid, pose.keypoints
+    table = make_pairs(valid, params.train_fraction, params.n_train, params.n_test, params.seed, source=pose_path,
+                       keypoints=keypoints, near_fraction=params.near_fraction, near_k=params.near_k,
+                       min_conf=min_conf)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
 
 
 def read_pairs(path: str | Path) -> pd.DataFrame:

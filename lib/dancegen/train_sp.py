@@ -29,7 +29,7 @@ from dancegen.errors import DanceGenError
 from dancegen.images import compute_device, resize_area
 from dancegen.nets.sp_encoder import N_SP_PARTS, SP_JOINTS, SPNet, save_sp
 from dancegen.pairs import split_frames, valid_in
-from dancegen.store import FrameStore, PoseStore
+from dancegen.store import FrameStore, PoseStore, atomic_dir
 
 MIN_CONF = 0.3            # a label joint below this confidence is neither learnt nor scored
 MAX_SCALE = 0.1           # augmentation: zoom within 1 ± MAX_SCALE ...
@@ -289,7 +289,8 @@ def even_subset(indices: np.ndarray, n: int) -> np.ndarray:
 
 def train_sp(frames_path: str | Path, pose_path: str | Path, split_train_fraction: float,
              params: TrainSPParams, out_dir: str | Path) -> dict:
-    """Train an SPNet on one video, evaluate it, and write ``sp.pt`` and ``metrics.json`` into ``out_dir``.
+    """Train an SPNet on one video, evaluate it, and write ``sp.pt`` and ``metrics.json`` into the
+    directory ``out_dir`` (which appears, or is replaced, only when both are written).
 
     Returns the metrics: ``iou`` (mean over the parts), ``iou_per_part``, ``kp_error_px``, ``pck``,
     ``n_train``, ``n_test``, ``iters``, ``seconds`` and the mean training losses over the first and
@@ -315,10 +316,9 @@ def train_sp(frames_path: str | Path, pose_path: str | Path, split_train_fractio
         loss_pose_start=float(history[:tenth, 1].mean()), loss_pose_end=float(history[-tenth:, 1].mean()),
         seconds=round(time.perf_counter() - started, 1),
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"params": asdict(params), "joints": list(SP_JOINTS), "frame_size": frame_size,
             "frames": str(frames_path), "pose": str(pose_path), "metrics": metrics}
-    save_sp(out_dir / "sp.pt", net.cpu(), meta)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with atomic_dir(out_dir) as tmp:
+        save_sp(tmp / "sp.pt", net.cpu(), meta)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
