@@ -10,7 +10,7 @@ and writes a pose file (:class:`dancegen.store.PoseWriter`):
 
 A frame is valid when the person's torso was found (:func:`is_valid`); frames without one are kept,
 marked invalid with empty mask and parsing, and counted in the summary. A video is refused when no
-frame shows a person, or when a second person is in view in many frames (:func:`second_person`).
+frame shows a person; who else is in view, and the verdict on it, is :mod:`dancegen.detect.people`.
 """
 
 from __future__ import annotations
@@ -23,31 +23,25 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dancegen import skeleton, video
+from dancegen import video
 from dancegen.config import PoseParams
 from dancegen.detect import alphapose_json, openpose_json
 from dancegen.detect.mediapipe import (DETECTOR_NAME, DETECTOR_VERSION, HolisticDetector, PoseFinder,
                                        SelfieSegmenter)
+from dancegen.detect.people import TORSO_JOINTS, find_other, same_person, verdict
 from dancegen.errors import DanceGenError
 from dancegen.parsing import parse_parts
-from dancegen.skeleton import J
 from dancegen.store import FrameStore, PoseWriter
 
-TORSO_JOINTS = (J["left_shoulder"], J["right_shoulder"], J["left_hip"], J["right_hip"])
 # Confidence the four torso joints need for a frame to count as showing the person. MediaPipe's
 # visibility is a calibrated "in view" probability; OpenPose/AlphaPose scores are heatmap peaks,
 # which sit lower for joints that are plainly there.
 MEDIAPIPE_MIN_CONF = 0.5
 JSON_MIN_CONF = 0.2
 
-# The second-person check runs on a few frames a second (a static pose detection costs about as
-# much as a tracked Holistic frame) and refuses the video when it fires in this fraction of the
-# checked frames that show a person, and in at least CROWD_MIN_FRAMES of them.
+# The look for someone else runs on a few frames a second (a static pose detection costs about as
+# much as a tracked Holistic frame).
 CROWD_CHECKS_PER_SECOND = 5
-CROWD_MIN_FRACTION = 0.1
-CROWD_MIN_FRAMES = 3
-# The detected person's box grows by this × the torso length before it is hidden (hair, clothes).
-CROWD_BOX_MARGIN = 0.25
 
 
 def is_valid(keypoints: np.ndarray, size: int, min_conf: float) -> bool:
@@ -61,34 +55,6 @@ def is_valid(keypoints: np.ndarray, size: int, min_conf: float) -> bool:
     return bool(np.all(torso[:, 2] >= min_conf) and np.all(inside))
 
 
-def _person_box(keypoints: np.ndarray, size: int) -> tuple[slice, slice]:
-    """Rows and columns of the box around every detected keypoint, grown by CROWD_BOX_MARGIN."""
-    pts = keypoints[keypoints[:, 2] > 0, :2]
-    grow = CROWD_BOX_MARGIN * (skeleton.body_scale(keypoints) or 0.0)
-    x0, y0 = np.clip(np.floor(pts.min(0) - grow), 0, size).astype(int)
-    x1, y1 = np.clip(np.ceil(pts.max(0) + grow), 0, size).astype(int)
-    return slice(y0, y1), slice(x0, x1)
-
-
-def second_person(finder: PoseFinder, frame: np.ndarray, keypoints: np.ndarray) -> bool:
-    """Whether someone besides the person at ``keypoints: (133, 3)`` shows in ``frame: (S, S, 3)``.
-
-    The box around the detected person is painted grey and a fresh pose detection looks at what is
-    left: finding another whole torso there means a second person (MediaPipe finds one person per
-    image, the most prominent, so hiding the first is what lets it report the next). People who
-    overlap the first person's box by much are not found.
-    """
-    size = frame.shape[0]
-    rows, cols = _person_box(keypoints, size)
-    hidden = frame.copy()
-    hidden[rows, cols] = 127
-    other = finder.find(hidden)
-    if not is_valid(other, size, MEDIAPIPE_MIN_CONF):
-        return False
-    cx, cy = other[list(TORSO_JOINTS), :2].mean(axis=0)
-    return not (cols.start <= cx < cols.stop and rows.start <= cy < rows.stop)
-
-
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """``[(first, last), ...]`` of the runs of True in ``flags: (T,) bool``."""
     padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
@@ -98,10 +64,11 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class DetectSummary:
-    """What :func:`detect_video` found. ``valid: (T,) bool``."""
+    """What :func:`detect_video` found. ``valid: (T,) bool``; ``warning``: who else was in view."""
 
     valid: np.ndarray
     seconds: float
+    warning: str | None = None
 
     @property
     def n_frames(self) -> int:
@@ -185,19 +152,23 @@ def load_json_keypoints(pose_params: PoseParams, video_name: str, frames: FrameS
 
 
 def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: PoseParams,
-                 video_name: str) -> DetectSummary:
-    """Detect the person in every frame of ``frames_path`` and write the pose file ``out_path``.
+                 video_name: str, personal: bool = True) -> DetectSummary:
+    """Detect the main dancer in every frame of ``frames_path`` and write the pose file ``out_path``.
 
-    Raises :class:`DanceGenError` (and writes nothing) when no frame shows a person or a second
-    person is in view in many frames.
+    Frames where the tracker jumped to someone else are kept but marked invalid. Raises
+    :class:`DanceGenError` (and writes nothing) when no frame shows a person, or when ``personal``
+    and a second person is confirmed in many frames (:func:`dancegen.detect.people.verdict`); a
+    reference video gets the frames where someone else was seen in ``DetectSummary.warning``.
     """
     started = time.perf_counter()
+    threshold = pose_params.mask_threshold
     with contextlib.ExitStack() as stack:
         frames = stack.enter_context(FrameStore(frames_path))
         if len(frames) == 0:
             raise DanceGenError(frames_path, "has no frames")
         if pose_params.backend == "mediapipe":
             holistic = stack.enter_context(HolisticDetector(pose_params))
+            selfie = stack.enter_context(SelfieSegmenter())
             detector, min_conf = DETECTOR_NAME, MEDIAPIPE_MIN_CONF
 
             def detect(t: int, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,26 +183,21 @@ def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: Pos
         finder = stack.enter_context(PoseFinder(pose_params))
         writer = stack.enter_context(PoseWriter(out_path, frames.size, frames.fps, detector, DETECTOR_VERSION))
         every = max(1, round(frames.fps / CROWD_CHECKS_PER_SECOND))
-        valid, checked, crowded = (np.zeros(len(frames), bool) for _ in range(3))
+        valid, checked, jumped = (np.zeros(len(frames), bool) for _ in range(3))
+        sightings, last = [], None   # last: (t, keypoints) where the main dancer was last seen
         for t, frame in enumerate(tqdm(frames, desc=f"detect {video_name}", unit="frame")):
             keypoints, person = detect(t, frame)
             valid[t] = is_valid(keypoints, frames.size, min_conf)
+            if valid[t] and last is not None and not same_person(last[1], (t - last[0]) / frames.fps, keypoints):
+                valid[t], jumped[t] = False, True
+            if valid[t]:
+                last = (t, keypoints)
             mask = np.round(person * 255.0).astype(np.uint8) if valid[t] else np.zeros(person.shape, np.uint8)
-            writer.append(keypoints, valid[t], mask, parse_parts(mask, keypoints, pose_params.mask_threshold))
+            writer.append(keypoints, valid[t], mask, parse_parts(mask, keypoints, threshold))
             if valid[t] and t % every == 0:
                 checked[t] = True
-                crowded[t] = second_person(finder, frame, keypoints)
-        _check_people(frames_path, valid, checked, crowded)
-    return DetectSummary(valid=valid, seconds=time.perf_counter() - started)
-
-
-def _check_people(frames_path: str | Path, valid: np.ndarray, checked: np.ndarray, crowded: np.ndarray) -> None:
-    """Refuse a video without any person, or with a second person in view in many checked frames."""
-    if not valid.any():
-        raise DanceGenError(frames_path, f"no person detected in any of the {len(valid)} frames")
-    n_crowded = int(crowded.sum())
-    if n_crowded >= max(CROWD_MIN_FRAMES, CROWD_MIN_FRACTION * checked.sum()):
-        where = np.flatnonzero(crowded)
-        raise DanceGenError(frames_path, f"a second person is in view in {n_crowded} of {int(checked.sum())} "
-                            f"checked frames between frames {where[0]} and {where[-1]}; the method needs "
-                            "one person per video")
+                other = find_other(finder, selfie, frame, keypoints, person, threshold, MEDIAPIPE_MIN_CONF)
+                sightings.append(np.full(3, np.nan, np.float32) if other is None else other)
+        warning = verdict(frames_path, personal, valid, checked, np.array(sightings, np.float32).reshape(-1, 3),
+                          every, jumped)
+    return DetectSummary(valid=valid, seconds=time.perf_counter() - started, warning=warning)
