@@ -18,10 +18,8 @@ def main() -> None:
     video = parser.parse_args().video
     params = load_params()
     params.video_path(video)  # an unknown name fails here, naming params.yaml
-    # Only a video that is solely a reference may show others; anything we train on must not.
-    personal = video in params.personal or video not in params.reference
     summary = detect_video(Path("data/frames") / f"{video}.h5", Path("data/pose") / f"{video}.h5",
-                           params.pose, video, personal=personal)
+                           params.pose, video)
     log = logging.getLogger("detect")
     log.info("%s: %s", video, summary.line())
     if summary.warning:

@@ -12,7 +12,8 @@ import pytest
 from dancegen import skeleton
 from dancegen.config import PoseParams
 from dancegen.detect import DetectSummary, detect_video, is_valid
-from dancegen.detect.people import confirmed, find_other, frame_ranges, same_person, verdict
+from dancegen.crowd import OthersInView, frame_ranges, refuse_crowded
+from dancegen.detect.people import confirmed, find_other, same_person, verdict
 from dancegen.detect.mediapipe import HolisticDetector, PoseFinder, SelfieSegmenter, holistic_to_keypoints
 from dancegen.errors import DanceGenError
 from dancegen.skeleton import J
@@ -161,18 +162,23 @@ def findings(n_checked: int, seen: list[int], step: int = 6):
 
 def test_a_personal_video_is_refused_on_a_second_person_in_a_large_share_of_frames():
     valid, checked, sightings = findings(40, list(range(0, 10)) + list(range(20, 30)))
-    with pytest.raises(DanceGenError, match=r"^clip.h5: a second person is in view in 20 of 40 checked frames "
-                                            r"\(frames 0-54, 120-174\); a personal video must show one person$"):
-        verdict("clip.h5", True, valid, checked, sightings, 6)
+    record, line = verdict("clip.h5", valid, checked, sightings, 6)
+    assert line.endswith("; too many for a personal video, which the pairs stage refuses")
+    with pytest.raises(DanceGenError, match=r"^pose/clip.h5: a second person is in view in 20 of 40 checked frames "
+                                            r"\(frames 0-54, 120-174\); a personal video must show one person"):
+        refuse_crowded("pose/clip.h5", {"others_in_view": record.to_json()})
 
 
 def test_a_personal_video_with_a_few_or_unconfirmed_sightings_passes_with_a_warning():
     # Measured: MediaPipe Pose saw a person in a garage's furniture in 8 of 39 checks, scattered.
     valid, checked, sightings = findings(40, [3, 4, 20, 21, 22])
-    assert verdict("clip.h5", True, valid, checked, sightings, 6) == (
-        "someone besides the main dancer is in view in 5 of 40 checked frames (frames 18-24, 120-132)")
+    record, line = verdict("clip.h5", valid, checked, sightings, 6)
+    assert line == "someone besides the main dancer is in view in 5 of 40 checked frames (frames 18-24, 120-132)"
+    refuse_crowded("clip.h5", {"others_in_view": record.to_json()})     # does not raise
     valid, checked, sightings = findings(40, list(range(0, 40, 2)))   # never twice running
-    assert verdict("clip.h5", True, valid, checked, sightings, 6) is None
+    record, line = verdict("clip.h5", valid, checked, sightings, 6)
+    assert line is None and record == OthersInView(40, 6, [])
+    refuse_crowded("made_by_hand.h5", {})                               # nothing checked: nothing refused
 
 
 def test_a_reference_video_is_never_refused_for_a_second_person():
@@ -181,11 +187,12 @@ def test_a_reference_video_is_never_refused_for_a_second_person():
     others[[48, 49, 50]] = True   # the tracker was on someone else, over a check
     valid[others] = False
     checked[others] = False
-    line = verdict("ref.h5", False, valid, checked, sightings[:-1], 6, others)
+    _, line = verdict("ref.h5", valid, checked, sightings[:-1], 6, others)
     assert line == ("someone besides the main dancer is in view in 39 of 39 checked frames (frames 0-42, 54-234); "
-                    "3 frames showed someone else and are left out (frames 48-50)")
+                    "3 frames showed someone else and are left out (frames 48-50); too many for a personal "
+                    "video, which the pairs stage refuses")
     with pytest.raises(DanceGenError, match="no person detected in any of the 240 frames"):
-        verdict("ref.h5", False, np.zeros_like(valid), np.zeros_like(valid), sightings_at(), 6)
+        verdict("ref.h5", np.zeros_like(valid), np.zeros_like(valid), sightings_at(), 6)
 
 
 def test_the_main_dancer_is_who_stays_near_where_they_were():
@@ -223,6 +230,7 @@ def test_detection_error_on_demo_frames(tmp_path, role):
     rendered = render(role, 1.0)
     frames = write_frames(tmp_path / "frames.h5", [r.frame for r in rendered])
     summary = detect_video(frames, tmp_path / "pose.h5", PoseParams(), role)
+    assert summary.warning is None
     assert summary.n_invalid == 0
     with PoseStore(tmp_path / "pose.h5") as pose:
         kp = pose.keypoints
@@ -271,16 +279,18 @@ def test_two_demo_figures_side_by_side_are_refused_unless_a_reference(tmp_path):
     frames = [place(place(background, a.frame, a.mask, 0.6, -10, 90), b.frame, b.mask, 0.6, 120, 80)
               for a, b in dancers]
     path = write_frames(tmp_path / "two.h5", frames)
-    with pytest.raises(DanceGenError, match=r"second person is in view in 5 of 5 checked frames \(frames 0-24\)"):
-        detect_video(path, tmp_path / "pose.h5", PoseParams(), "two")
-    assert not (tmp_path / "pose.h5").exists()
-    # As a reference the same video is accepted: the main dancer is followed, the other one reported.
-    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "two", personal=False)
-    assert summary.warning == "someone besides the main dancer is in view in 5 of 5 checked frames (frames 0-24)"
+    # Detected as any video: the main dancer is followed, the other one reported and recorded ...
+    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "two")
+    assert summary.warning.startswith("someone besides the main dancer is in view in 5 of 5 checked frames "
+                                      "(frames 0-24)")
     assert summary.n_invalid == 0
     with PoseStore(tmp_path / "pose.h5") as pose:
         centre = pose.keypoints[:, [J["left_shoulder"], J["right_shoulder"], J["left_hip"], J["right_hip"]], 0].mean(1)
+        attrs = pose.attrs
     assert np.ptp(centre) < 40, "the keypoints stay on one dancer"
+    # ... so that as a personal video it is refused before any pair is drawn from it.
+    with pytest.raises(DanceGenError, match=r"second person is in view in 5 of 5 checked frames \(frames 0-24\)"):
+        refuse_crowded(tmp_path / "pose.h5", attrs)
 
 
 def test_a_person_leaving_the_frame_makes_invalid_frames_not_an_error(tmp_path):
@@ -319,11 +329,12 @@ def test_a_real_dancer_next_to_her_mirror_image_is_refused_unless_a_reference(tm
         if len(frames) == 16:
             break
     path = write_frames(tmp_path / "mirror.h5", frames)
-    with pytest.raises(DanceGenError, match="second person is in view in 3 of 3 checked frames") as err:
-        detect_video(path, tmp_path / "pose.h5", PoseParams(), "mirror")
-    assert str(path) in str(err.value)
-    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "mirror", personal=False)
+    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "mirror")
     assert summary.warning.startswith("someone besides the main dancer is in view in 3 of 3 checked frames")
+    with PoseStore(tmp_path / "pose.h5") as pose, \
+            pytest.raises(DanceGenError, match="second person is in view in 3 of 3 checked frames") as err:
+        refuse_crowded(pose.path, pose.attrs)
+    assert "pose.h5" in str(err.value)
 
 
 # ---------------------------------------------------------------- the stage entry point

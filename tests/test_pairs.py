@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from dancegen import pairs, skeleton
+from dancegen.crowd import ATTR, OthersInView
 from dancegen.errors import DanceGenError
 from dancegen.store import PoseWriter
 
@@ -171,8 +172,10 @@ def test_read_pairs_checks_columns(tmp_path):
         pairs.read_pairs(tmp_path / "missing.csv")
 
 
-def write_pose_file(path: Path, valid: np.ndarray, size: int = 32) -> None:
+def write_pose_file(path: Path, valid: np.ndarray, size: int = 32, others: OthersInView | None = None) -> None:
     with PoseWriter(path, size=size, fps=30, detector="test", detector_version="0") as w:
+        if others is not None:
+            w.note(**{ATTR: others.to_json()})
         for v in valid:
             kp = np.zeros((skeleton.NUM_JOINTS, 3), np.float32)
             empty = np.zeros((size, size), np.uint8)
@@ -206,3 +209,15 @@ def test_stage_reports_a_bad_split_in_one_line(tmp_path):
     assert done.stderr.strip().count("\n") == 0
     assert "data/pose/v.h5: the test split" in done.stderr
     assert not (tmp_path / "data/pairs/v.csv").exists()
+
+
+def test_stage_refuses_a_personal_video_detect_saw_someone_else_in(tmp_path):
+    valid = np.ones(40, bool)
+    write_pose_file(tmp_path / "data/pose/v.h5", valid, others=OthersInView(8, 5, [0, 5, 10, 15]))
+    done = run_stage(tmp_path, "v")
+    assert done.returncode == 1 and done.stderr.strip().count("\n") == 0
+    assert ("data/pose/v.h5: a second person is in view in 4 of 8 checked frames (frames 0-15); a personal "
+            "video must show one person") in done.stderr
+    assert not (tmp_path / "data/pairs/v.csv").exists()
+    write_pose_file(tmp_path / "data/pose/v.h5", valid, others=OthersInView(8, 5, [0, 5]))   # 2 of 8: a glimpse
+    assert run_stage(tmp_path, "v").returncode == 0

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dancegen.config import PairsParams
+from dancegen.crowd import refuse_crowded
 from dancegen.errors import DanceGenError
 from dancegen.retarget import pose_distances
 from dancegen.store import PoseStore, atomic_path
@@ -119,8 +120,10 @@ def make_pairs(valid: np.ndarray, train_fraction: float, n_train: int, n_test: i
 
 def write_pairs(pose_path: str | Path, out_csv: str | Path, params: PairsParams, min_conf: float) -> pd.DataFrame:
     """The pairs stage: :func:`make_pairs` from the pose file ``pose_path``, written to ``out_csv``
-    atomically; returns the table."""
+    atomically; returns the table. Refuses a video with a second person in view in too many frames
+    (:func:`dancegen.crowd.refuse_crowded`): these are the frames the model would learn from."""
     with PoseStore(pose_path) as pose:
+        refuse_crowded(pose_path, pose.attrs)
         valid, keypoints = pose.valid, pose.keypoints
     table = make_pairs(valid, params.train_fraction, params.n_train, params.n_test, params.seed, source=pose_path,
                        keypoints=keypoints, near_fraction=params.near_fraction, near_k=params.near_k,

@@ -219,6 +219,10 @@ class PoseWriter:
         self._n += 1
         self._n_valid += int(bool(valid))
 
+    def note(self, **attrs) -> None:
+        """File attributes to write with the others (``dancegen.crowd.ATTR``: who else was in view)."""
+        self._attrs.update(attrs)
+
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:
             for k, v in dict(self._attrs, n_valid=self._n_valid).items():

@@ -29,6 +29,7 @@ from dancegen.detect import alphapose_json, openpose_json
 from dancegen.detect.mediapipe import (DETECTOR_NAME, DETECTOR_VERSION, HolisticDetector, PoseFinder,
                                        SelfieSegmenter)
 from dancegen.detect.people import TORSO_JOINTS, find_other, same_person, verdict
+from dancegen.crowd import ATTR
 from dancegen.errors import DanceGenError
 from dancegen.parsing import parse_parts
 from dancegen.store import FrameStore, PoseWriter
@@ -152,13 +153,13 @@ def load_json_keypoints(pose_params: PoseParams, video_name: str, frames: FrameS
 
 
 def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: PoseParams,
-                 video_name: str, personal: bool = True) -> DetectSummary:
+                 video_name: str) -> DetectSummary:
     """Detect the main dancer in every frame of ``frames_path`` and write the pose file ``out_path``.
 
     Frames where the tracker jumped to someone else are kept but marked invalid. Raises
-    :class:`DanceGenError` (and writes nothing) when no frame shows a person, or when ``personal``
-    and a second person is confirmed in many frames (:func:`dancegen.detect.people.verdict`); a
-    reference video gets the frames where someone else was seen in ``DetectSummary.warning``.
+    :class:`DanceGenError` (and writes nothing) when no frame shows a person. The frames where
+    someone else was seen are recorded in the pose file (:mod:`dancegen.crowd`; the pairs stage
+    refuses a personal video with too many) and reported in ``DetectSummary.warning``.
     """
     started = time.perf_counter()
     threshold = pose_params.mask_threshold
@@ -198,6 +199,7 @@ def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: Pos
                 checked[t] = True
                 other = find_other(finder, selfie, frame, keypoints, person, threshold, MEDIAPIPE_MIN_CONF)
                 sightings.append(np.full(3, np.nan, np.float32) if other is None else other)
-        warning = verdict(frames_path, personal, valid, checked, np.array(sightings, np.float32).reshape(-1, 3),
-                          every, jumped)
+        record, warning = verdict(frames_path, valid, checked, np.array(sightings, np.float32).reshape(-1, 3),
+                                  every, jumped)
+        writer.note(**{ATTR: record.to_json()})
     return DetectSummary(valid=valid, seconds=time.perf_counter() - started, warning=warning)

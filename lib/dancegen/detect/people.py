@@ -7,8 +7,9 @@ person segmentation agrees that a body is there (pose detectors readily see a pe
 in a cluttered garage MediaPipe Pose found whole "skeletons" on a motorbike where the segmentation
 saw 0–4 % person) and its size is plausible beside the main dancer.
 :func:`confirmed` keeps the sightings seen at a consistent place over consecutive checks, and
-:func:`verdict` decides: a personal video with a second person confirmed in a large share of its
-checked frames is refused; a reference video never is, its sightings become a warning.
+:func:`verdict` sums them up as the pose file's record and a warning line (:mod:`dancegen.crowd`:
+a personal video with a second person in a large share of its checked frames is refused later, by
+the pairs stage; a reference video never is).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from dancegen import skeleton
+from dancegen.crowd import OthersInView, frame_ranges
 from dancegen.detect.mediapipe import PoseFinder, SelfieSegmenter
 from dancegen.errors import DanceGenError
 from dancegen.skeleton import J
@@ -39,10 +41,6 @@ SIZE_RANGE = (0.4, 2.5)
 # the torso length of each other; a person must be seen in CONFIRM_RUN consecutive checks.
 CONFIRM_SHIFT = 1.0
 CONFIRM_RUN = 2
-# A personal video is refused when confirmed sightings are at least this share of its checked
-# frames and at least REFUSE_MIN_FRAMES of them.
-REFUSE_FRACTION = 0.3
-REFUSE_MIN_FRAMES = 3
 # The main dancer's torso centre moves at most FOLLOW_JUMP torso lengths between frames, plus
 # FOLLOW_SPEED torso lengths per second since it was last seen; further away is someone else.
 FOLLOW_JUMP = 0.5
@@ -155,44 +153,24 @@ def confirmed(sightings: np.ndarray) -> np.ndarray:
     return out
 
 
-def frame_ranges(frames: np.ndarray, step: int) -> str:
-    """``"0-45, 60, 72-117"``: the frame numbers, runs ``step`` apart joined into ranges."""
-    runs, first = [], None
-    for i, t in enumerate(frames):
-        if first is None:
-            first = t
-        if i + 1 == len(frames) or frames[i + 1] - t > step:
-            runs.append(f"{first}" if first == t else f"{first}-{t}")
-            first = None
-    return ", ".join(runs)
-
-
-def verdict(where, personal: bool, valid: np.ndarray, checked: np.ndarray, sightings: np.ndarray,
-            step: int, others: np.ndarray | None = None) -> str | None:
-    """Decide on a video from its per-frame findings; the warning line, or None when all is well.
+def verdict(where, valid: np.ndarray, checked: np.ndarray, sightings: np.ndarray, step: int,
+            others: np.ndarray | None = None) -> tuple[OthersInView, str | None]:
+    """Sum up a video's per-frame findings → (the record for its pose file, the warning line or None).
 
     ``valid: (T,) bool`` frames showing the main dancer; ``checked: (T,) bool`` frames looked at for
     someone else, ``step`` frames apart; ``sightings: (n_checked, 3)`` what :func:`find_other` found
     there (NaN rows: nobody); ``others: (T,) bool`` frames where the tracker had jumped to someone
     else (left invalid). Raises :class:`DanceGenError` naming ``where`` for a video without the main
-    dancer, and for a personal video with a second person confirmed in a large share of its checked
-    frames; a reference video only gets the warning.
+    dancer. Whether the sightings refuse the video depends on its role: :mod:`dancegen.crowd`.
     """
     if not valid.any():
         raise DanceGenError(where, f"no person detected in any of the {len(valid)} frames")
-    n_checked = int(checked.sum())
-    sure = confirmed(sightings)
-    frames = np.flatnonzero(checked)[sure]
-    if personal and len(frames) >= max(REFUSE_MIN_FRAMES, REFUSE_FRACTION * n_checked):
-        raise DanceGenError(where, f"a second person is in view in {len(frames)} of {n_checked} checked "
-                            f"frames (frames {frame_ranges(frames, step)}); a personal video must show "
-                            "one person")
-    notes = []
-    if len(frames):
-        notes.append(f"someone besides the main dancer is in view in {len(frames)} of {n_checked} checked "
-                     f"frames (frames {frame_ranges(frames, step)})")
+    record = OthersInView(int(checked.sum()), int(step), np.flatnonzero(checked)[confirmed(sightings)].tolist())
+    notes = [record.line()] if record.frames else []
     if others is not None and others.any():
-        jumped = np.flatnonzero(others)
+        jumped = np.flatnonzero(others).tolist()
         notes.append(f"{len(jumped)} frames showed someone else and are left out (frames "
                      f"{frame_ranges(jumped, 1)})")
-    return "; ".join(notes) or None
+    if record.too_many():
+        notes.append("too many for a personal video, which the pairs stage refuses")
+    return record, "; ".join(notes) or None
