@@ -5,11 +5,11 @@ python stages/background.py VIDEO   reads data/frames/VIDEO.h5 and data/pose/VID
 """
 
 import argparse
-from pathlib import Path
 
 from dancegen.background import make_background
 from dancegen.cli import run_stage
 from dancegen.config import load_params
+from dancegen.layout import background_dir, frames_file, pose_file
 
 
 def main() -> None:
@@ -17,8 +17,8 @@ def main() -> None:
     parser.add_argument("video", help="name of a personal video listed in params.yaml")
     video = parser.parse_args().video
     params = load_params()
-    make_background(Path("data/frames") / f"{video}.h5", Path("data/pose") / f"{video}.h5",
-                    Path("data/background") / video, params.background.dilate_px, params.pose.mask_threshold)
+    make_background(frames_file(video), pose_file(video), background_dir(video), params.background.dilate_px,
+                    params.pose.mask_threshold)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ python stages/detect.py VIDEO   reads data/frames/VIDEO.h5, writes data/pose/VID
 
 import argparse
 import logging
-from pathlib import Path
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
+from dancegen.layout import frames_file, pose_file
 from dancegen.detect import detect_video
 
 
@@ -18,7 +18,7 @@ def main() -> None:
     video = parser.parse_args().video
     params = load_params()
     params.video_path(video)  # an unknown name fails here, naming params.yaml
-    summary = detect_video(Path("data/frames") / f"{video}.h5", Path("data/pose") / f"{video}.h5",
+    summary = detect_video(frames_file(video), pose_file(video),
                            params.pose, video)
     log = logging.getLogger("detect")
     log.info("%s: %s", video, summary.line())

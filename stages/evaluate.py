@@ -12,8 +12,9 @@ import argparse
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
+
 from dancegen.evaluate import write_evaluation
-from dancegen.layout import VideoPaths, evaluation_dir
+from dancegen.layout import DATA, VideoPaths, evaluation_dir
 
 
 def main() -> None:
@@ -22,7 +23,7 @@ def main() -> None:
     video = parser.parse_args().video
     params = load_params()
     params.personal_video(video)  # an unknown or non-personal name fails here, naming params.yaml
-    write_evaluation(evaluation_dir(video), video, VideoPaths.of(video), params.train.variants, "data/infer",
+    write_evaluation(evaluation_dir(video), video, VideoPaths.of(video), params.train.variants, DATA,
                      params.pairs.train_fraction, params.inputs, params.evaluate.novelty_k)
 
 

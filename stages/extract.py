@@ -7,10 +7,10 @@ python stages/extract.py VIDEO   reads the file params.yaml lists for VIDEO, wri
 
 import argparse
 import logging
-from pathlib import Path
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
+from dancegen.layout import frames_file
 from dancegen.extract import extract_video
 
 
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("video", help="name of a video listed in params.yaml")
     video = parser.parse_args().video
     params = load_params()
-    out = Path("data/frames") / f"{video}.h5"
+    out = frames_file(video)
     done = extract_video(params.video_path(video), out, params.extract)
     logging.info("%s", done.line(out, params.extract))
 

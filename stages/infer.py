@@ -9,12 +9,12 @@ Writes data/infer/VIDEO/VARIANT.h5 (layout: dancegen.infer)
 
 import argparse
 import logging
-from pathlib import Path
 
 from dancegen import infer
 from dancegen.cli import run_stage
 from dancegen.config import VARIANTS, load_params
-from dancegen.layout import VideoPaths, model_path
+
+from dancegen.layout import VideoPaths, infer_file, model_path
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     params = load_params()
     params.personal_video(args.video)
     counts = infer.infer_video(
-        Path("data/infer") / args.video / f"{args.variant}.h5", args.video, VideoPaths.of(args.video),
+        infer_file(args.video, args.variant), args.video, VideoPaths.of(args.video),
         model_path(args.video, args.variant), params.inputs, params.pairs.train_fraction,
         params.infer.batch_size)
     logging.info("%d test pairs, %d run frames", counts["pairs"], counts["run_frames"])

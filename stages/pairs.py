@@ -4,10 +4,10 @@ python stages/pairs.py VIDEO   reads data/pose/VIDEO.h5 (valid, keypoints), writ
 """
 
 import argparse
-from pathlib import Path
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
+from dancegen.layout import pairs_file, pose_file
 from dancegen.pairs import write_pairs
 
 
@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("video", help="name of a personal video listed in params.yaml")
     video = parser.parse_args().video
     params = load_params()
-    write_pairs(Path("data/pose") / f"{video}.h5", Path("data/pairs") / f"{video}.csv", params.pairs,
+    write_pairs(pose_file(video), pairs_file(video), params.pairs,
                 params.posemap.min_conf)
 
 

@@ -10,11 +10,11 @@ Writes data/models/VIDEO/VARIANT/model.pt, data/checkpoints/VIDEO/VARIANT/ (resu
 """
 
 import argparse
-from pathlib import Path
 
 from dancegen.cli import run_stage
 from dancegen.config import VARIANTS, load_params
-from dancegen.train import TrainPaths, train_model
+from dancegen.layout import TrainPaths
+from dancegen.train import train_model
 
 
 def main() -> None:
@@ -24,18 +24,8 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     params.personal_video(args.video)
-    v, m = args.video, args.variant
-    paths = TrainPaths(
-        frames=Path("data/frames") / f"{v}.h5",
-        pose=Path("data/pose") / f"{v}.h5",
-        pairs=Path("data/pairs") / f"{v}.csv",
-        background=Path("data/background") / v,
-        sp=Path("data/sp") / v / "sp.pt",
-        model=Path("data/models") / v / m / "model.pt",
-        checkpoints=Path("data/checkpoints") / v / m,
-        logs=Path("reports/train") / v / m,
-    )
-    train_model(paths, m, params.model, params.train, params.loss, params.inputs)
+    train_model(TrainPaths.of_run(args.video, args.variant), args.variant, params.model, params.train,
+                params.loss, params.inputs)
 
 
 if __name__ == "__main__":

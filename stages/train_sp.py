@@ -5,10 +5,10 @@ python stages/train_sp.py VIDEO   reads data/frames/VIDEO.h5 and data/pose/VIDEO
 """
 
 import argparse
-from pathlib import Path
 
 from dancegen.cli import run_stage
 from dancegen.config import load_params
+from dancegen.layout import frames_file, pose_file, sp_dir
 from dancegen.train_sp import train_sp
 
 
@@ -17,8 +17,7 @@ def main() -> None:
     parser.add_argument("video", help="name of a personal video listed in params.yaml")
     video = parser.parse_args().video
     params = load_params()
-    train_sp(Path("data/frames") / f"{video}.h5", Path("data/pose") / f"{video}.h5",
-             params.pairs.train_fraction, params.train_sp, Path("data/sp") / video)
+    train_sp(frames_file(video), pose_file(video), params.pairs.train_fraction, params.train_sp, sp_dir(video))
 
 
 if __name__ == "__main__":

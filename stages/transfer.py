@@ -15,7 +15,8 @@ from pathlib import Path
 from dancegen import transfer
 from dancegen.cli import run_stage
 from dancegen.config import VARIANTS, load_params
-from dancegen.layout import VideoPaths, model_path
+
+from dancegen.layout import VideoPaths, frames_file, model_path, pose_file, transfer_dir
 
 
 def main() -> None:
@@ -30,11 +31,11 @@ def main() -> None:
     paths = transfer.TransferPaths(
         model=model_path(args.video, args.variant),
         personal=VideoPaths.of(args.video),
-        ref_frames=Path("data/frames") / f"{args.reference}.h5",
-        ref_pose=Path("data/pose") / f"{args.reference}.h5",
+        ref_frames=frames_file(args.reference),
+        ref_pose=pose_file(args.reference),
         scene=Path(params.infer.background_image),
     )
-    stats = transfer.transfer(Path("data/transfer") / args.video / args.variant / args.reference, paths,
+    stats = transfer.transfer(transfer_dir(args.video, args.variant, args.reference), paths,
                               params.inputs, params.infer, params.pairs.train_fraction)
     logging.info("%d frames at %g fps (%d reused the last good pose, %d interpolated), retarget scale %s, "
                  "jitter %s -> %s px/frame², mean nearest-pose distance %s", stats["frames"], stats["fps"],

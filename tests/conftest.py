@@ -12,7 +12,7 @@ from dancegen.config import InputSpec, PosemapParams
 from dancegen.dataset import PairDataset
 from dancegen.pairs import make_pairs
 from dancegen.store import FrameWriter, PoseWriter
-from dancegen.train import TrainPaths
+from dancegen.layout import TrainPaths
 
 FPS = 30
 

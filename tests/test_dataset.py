@@ -12,7 +12,7 @@ from dancegen.config import InputSpec, PosemapParams
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
 from dancegen.store import PoseStore
-from dancegen.train import TrainPaths
+from dancegen.layout import TrainPaths
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> TrainPaths:

@@ -96,7 +96,7 @@ def data(tmp_path) -> tuple[Path, np.ndarray]:
 
 
 def run_evaluate(data: Path, k: int = 3):
-    return evaluate_video("v", VideoPaths.of("v", data), ["ours", "pix2pixhd"], data / "infer", TRAIN_FRACTION,
+    return evaluate_video("v", VideoPaths.of("v", data), ["ours", "pix2pixhd"], data, TRAIN_FRACTION,
                           InputSpec(scene_dilate_px=2), k)
 
 

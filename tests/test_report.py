@@ -74,7 +74,7 @@ def fixture(tmp_path):
     (evaluation / "metrics.json").write_text(json.dumps(metrics))
     pd.DataFrame({"variant": np.repeat(VARIANTS, 4), "frame": np.tile(range(4), 3),
                   "novelty": rng.random(12), "ssim": rng.random(12)}).to_csv(evaluation / "novelty.csv", index=False)
-    figure_test_results("vid", VideoPaths.of("vid", data), data / "infer", VARIANTS, InputSpec(),
+    figure_test_results("vid", VideoPaths.of("vid", data), data, VARIANTS, InputSpec(),
                         evaluation / "test_results.png")
     (data / "sp" / "vid").mkdir(parents=True)
     (data / "sp" / "vid" / "metrics.json").write_text(json.dumps({"iou": 0.71, "kp_error_px": 4.2, "pck": 0.9}))

@@ -53,7 +53,7 @@ from dancegen.errors import DanceGenError
 from dancegen.figures import figure_test_results
 from dancegen.images import resize_area
 from dancegen.inputs import InputBuilder, check_consistent, person_region
-from dancegen.layout import VideoPaths
+from dancegen.layout import VideoPaths, infer_file
 from dancegen.pairs import split_frames, valid_in
 from dancegen.posemaps import history_indices
 from dancegen.store import FrameStore, PoseStore, atomic_dir
@@ -229,17 +229,17 @@ def _means_over_videos(per_video: dict[str, dict[str, dict]]) -> dict:
     return out
 
 
-def evaluate_video(video: str, paths: VideoPaths, variants: list[str], infer_dir: str | Path,
+def evaluate_video(video: str, paths: VideoPaths, variants: list[str], data: str | Path,
                    train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
     """Evaluate every variant of one personal video, and the baselines on the same test pairs: its
-    infer files are ``<infer_dir>/<video>/<variant>.h5``; ``metrics`` is ``{variant or
+    infer files are :func:`dancegen.layout.infer_file` under ``data``; ``metrics`` is ``{variant or
     baseline: summary}``, the tables have no ``video`` column."""
     clash = set(variants) & set(BASELINES)
     if clash:
         raise DanceGenError("params.yaml", f"'train.variants' may not name a baseline ({sorted(clash)})")
     if not variants:
         raise DanceGenError("params.yaml", "'train.variants' is empty: there is nothing to evaluate")
-    infer_files = {variant: Path(infer_dir) / video / f"{variant}.h5" for variant in variants}
+    infer_files = {variant: infer_file(video, variant, data) for variant in variants}
     results = {variant: evaluate_variant(path, paths.frames, paths.pose, train_fraction, spec, novelty_k)
                for variant, path in infer_files.items()}
     results.update(evaluate_baselines(infer_files[variants[0]], paths, train_fraction, spec, novelty_k))
@@ -251,16 +251,16 @@ def evaluate_video(video: str, paths: VideoPaths, variants: list[str], infer_dir
 
 
 def write_evaluation(out_dir: str | Path, video: str, paths: VideoPaths, variants: list[str],
-                     infer_dir: str | Path, train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
+                     data: str | Path, train_fraction: float, spec: InputSpec, novelty_k: int) -> Evaluation:
     """The evaluate stage: :func:`evaluate_video`, written to the directory ``out_dir``
     (``reports/eval/<video>/``: ``metrics.json``, ``pairs.csv``, ``run.csv``, ``novelty.csv`` and
     the Fig. 6 figure ``test_results.png``), which appears or is replaced only when complete."""
-    result = evaluate_video(video, paths, variants, infer_dir, train_fraction, spec, novelty_k)
+    result = evaluate_video(video, paths, variants, data, train_fraction, spec, novelty_k)
     with atomic_dir(out_dir) as tmp:
         (tmp / "metrics.json").write_text(finite_json(result.metrics))
         for name, table in (("pairs", result.pairs), ("run", result.run), ("novelty", result.novelty)):
             table.to_csv(tmp / f"{name}.csv", index=False)
-        figure_test_results(video, paths, infer_dir, variants, spec, tmp / "test_results.png")
+        figure_test_results(video, paths, data, variants, spec, tmp / "test_results.png")
     return result
 
 

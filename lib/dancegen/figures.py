@@ -24,7 +24,7 @@ from dancegen.config import InputSpec  # noqa: E402
 from dancegen.errors import DanceGenError  # noqa: E402
 from dancegen.images import resize_area  # noqa: E402
 from dancegen.inputs import InputBuilder, person_region  # noqa: E402
-from dancegen.layout import VideoPaths  # noqa: E402
+from dancegen.layout import VideoPaths, infer_file, train_logs_dir  # noqa: E402
 from dancegen.posemaps import history_indices  # noqa: E402
 from dancegen.store import FrameStore, PoseStore  # noqa: E402
 
@@ -53,15 +53,15 @@ def _person_box(mask: np.ndarray, pad: float = 0.1) -> tuple[int, int, int, int]
     return ax, ay, min(ax + side, size), min(ay + side, size)
 
 
-def figure_test_results(video: str, paths: VideoPaths, infer_dir: Path, variants: list[str], spec: InputSpec,
+def figure_test_results(video: str, paths: VideoPaths, data: Path, variants: list[str], spec: InputSpec,
                         out_png: Path) -> None:
     """Fig. 6 of one personal video: rows = the input frame and the tangram baseline, the variants
-    (their infer files ``<infer_dir>/<video>/<variant>.h5``), a zoom of Ours, and the reference
+    (their infer files under ``data``, :func:`dancegen.layout.infer_file`), a zoom of Ours, and the reference
     (ground truth); columns = test pairs."""
     variants = ordered_variants(variants)
     generated, index = {}, None
     for v in variants:
-        path = Path(infer_dir) / video / f"{v}.h5"
+        path = infer_file(video, v, data)
         if not path.is_file():
             raise DanceGenError(path, "not found (run the infer stage first: dvc repro)")
         with h5py.File(path, "r") as f:
@@ -117,12 +117,12 @@ def figure_novelty(novelty: pd.DataFrame, out_png: Path) -> None:
     plt.close(fig)
 
 
-def training_curves(train_logs: Path, video: str, variants: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
-    """DVCLive step curves under ``<train_logs>/<video>/<variant>/``: variant -> metric name ->
-    DataFrame(step, value)."""
+def training_curves(reports: Path, video: str, variants: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """DVCLive step curves of each variant's training run (:func:`dancegen.layout.train_logs_dir`
+    under ``reports``): variant -> metric name -> DataFrame(step, value)."""
     curves: dict[str, dict[str, pd.DataFrame]] = {}
     for v in ordered_variants(variants):
-        root = Path(train_logs) / video / v / "plots" / "metrics"
+        root = train_logs_dir(video, v, reports) / "plots" / "metrics"
         if not root.is_dir():
             raise DanceGenError(root, "not found (the train stage's DVCLive logs)")
         curves[v] = {}

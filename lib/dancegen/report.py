@@ -27,8 +27,8 @@ from dancegen.baselines import BASELINES
 from dancegen.baselines import LABELS as BASELINE_LABELS
 from dancegen.errors import DanceGenError
 from dancegen.evaluate import MEAN_KEY, finite_json, metrics_document
-from dancegen.layout import evaluation_dir
 from dancegen.figures import VARIANT_LABELS, figure_novelty, figure_training, ordered_variants, training_curves
+from dancegen.layout import evaluation_dir, sp_dir, transfer_dir
 from dancegen.store import atomic_dir, atomic_path
 
 # The trivial baselines follow the variants in every table, in italics.
@@ -126,7 +126,7 @@ def _transfer_section(video: str, inputs: ReportInputs, figures: Path, videos: P
                   "| jitter raw → smoothed (px/frame²) |",
                   "|---|---|---|---|---|---|---|"]
         for v in inputs.ordered_variants():
-            src = inputs.data / "transfer" / video / v / ref
+            src = transfer_dir(video, v, ref, inputs.data)
             stats = _read_json(src / "stats.json")
             tag = f"{video}_{v}_{ref}"
             shutil.copyfile(src / "stills.png", figures / f"transfer_{tag}.png")
@@ -197,7 +197,7 @@ def build_report(inputs: ReportInputs) -> Path:
         md += ["## L_SP network (our parsing + pose encoder, test split)", "",
                "| video | parsing IoU | keypoint error (px) | PCK@0.1 |", "|---|---|---|---|"]
         for video in inputs.personal:
-            sp = _read_json(inputs.data / "sp" / video / "metrics.json")
+            sp = _read_json(sp_dir(video, inputs.data) / "metrics.json")
             md.append(f"| {video} | {_fmt(sp.get('iou'), 3)} | {_fmt(sp.get('kp_error_px'), 2)} | "
                       f"{_fmt(sp.get('pck'), 3)} |")
         md.append("")
@@ -214,7 +214,7 @@ def build_report(inputs: ReportInputs) -> Path:
         md += ["## Training curves", ""]
         for video in inputs.personal:
             name = f"training_{video}.png"
-            figure_training(video, training_curves(inputs.reports / "train", video, variants), figures / name)
+            figure_training(video, training_curves(inputs.reports, video, variants), figures / name)
             md += [f"![{video} training](figures/{name})", ""]
         md += ["## Motion transfer", "",
                "Input frame for each reference frame: the personal training frame with the nearest pose; "

@@ -59,6 +59,7 @@ from dancegen.config import VARIANTS, InputSpec, LossParams, ModelParams, TrainP
 from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
 from dancegen.images import to_uint8
+from dancegen.layout import TrainPaths
 from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, GeneratorConfig, Generators,
                             save_generators, supervised_branches)
 from dancegen.nets.sp_encoder import load_sp
@@ -74,20 +75,6 @@ _FORMAT = "dancegen-train-checkpoint-1"
 SAMPLE_ROWS = 4
 # Params that change how a run reports, not what it computes: a checkpoint survives edits to them.
 _REPORTING_KEYS = ("variants", "workers", "checkpoint_every", "log_every", "sample_every")
-
-
-@dataclass(frozen=True)
-class TrainPaths:
-    """Inputs and outputs of one training run."""
-
-    frames: Path        # data/frames/<video>.h5
-    pose: Path          # data/pose/<video>.h5
-    pairs: Path         # data/pairs/<video>.csv
-    background: Path    # data/background/<video>/ (holds background.png)
-    sp: Path            # data/sp/<video>/sp.pt, read when loss.w_sp > 0
-    model: Path         # data/models/<video>/<variant>/model.pt
-    checkpoints: Path   # data/checkpoints/<video>/<variant>/
-    logs: Path          # reports/train/<video>/<variant>/
 
 
 @dataclass(frozen=True)
