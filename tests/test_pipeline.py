@@ -103,4 +103,4 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     failed = _run([str(Path(sys.executable).parent / "dvc"), "repro", "--keep-going"], tiny_repo)
     assert failed.returncode != 0
     assert "empty_ref" in failed.stdout + failed.stderr
-    assert "evaluate@demo_personal" not in failed.stdout and evaluation.read_text() == before
+    assert "Running stage 'evaluate@demo_personal'" not in failed.stdout and evaluation.read_text() == before
