@@ -43,5 +43,8 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -q
 
+# Rewrite README.md's pipeline graph from `dvc dag --md` (tests/test_readme.py checks it).
 dag: setup
-	$(BIN)/dvc dag
+	@$(BIN)/dvc dag --md > README.md.dag && \
+	  awk '/<!-- dag:end -->/ {skip = 0} !skip {print} /<!-- dag:begin -->/ {while ((getline line < "README.md.dag") > 0) print line; skip = 1}' \
+	  README.md > README.md.new && mv README.md.new README.md && rm README.md.dag && echo "README.md: graph written"

@@ -58,6 +58,9 @@ def test_a_file_of_another_network_is_refused(tmp_path):
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent")
 def test_it_is_an_imagenet_classifier_on_real_frames(net):
+    people = sorted(PEOPLE_SCENE_CLASSES)
+    noise = net(torch.rand(8, 3, 224, 224, generator=torch.Generator().manual_seed(0)) * 2 - 1).softmax(1)
+    noise_mass = noise[:, people].sum(1).max()        # 0.03 on these 8 noise images
     for clip in sorted(SHARED.glob("*.mp4")):
         cap = cv2.VideoCapture(str(clip))
         cap.set(cv2.CAP_PROP_POS_FRAMES, 40)
@@ -67,8 +70,9 @@ def test_it_is_an_imagenet_classifier_on_real_frames(net):
         probs = net(frame_tensor(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))).softmax(1)[0]
         top5 = set(probs.topk(5).indices.tolist())
         assert len(top5 & PEOPLE_SCENE_CLASSES) >= 2, (clip.name, sorted(top5))
-        noise = net(torch.rand(1, 3, 224, 224) * 2 - 1).softmax(1)[0]
-        assert probs.max() > noise.max() / 2          # a frame is not classified like noise
+        # a frame puts far more weight on people and rooms than noise does (0.23-0.70 here); the top
+        # probability alone says little: noise can get a confident "window screen"
+        assert probs[people].sum() > 5 * noise_mass, clip.name
 
 
 def test_perceptual_loss_is_zero_for_identical_images_and_grows_with_blur(net):

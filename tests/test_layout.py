@@ -31,13 +31,13 @@ def test_every_stage_writes_where_the_layout_module_says():
         "detect": {"outs": {layout.pose_file(V)}},
         "background": {"outs": {layout.background_dir(V)}},
         "pairs": {"outs": {layout.pairs_file(V)}},
-        "train_sp": {"outs": {layout.sp_dir(V) / "sp.pt"}, "metrics": {layout.sp_dir(V) / "metrics.json"}},
-        "train": {"outs": {layout.model_dir(V, M), layout.checkpoints_dir(V, M)},
-                  "metrics": {layout.train_logs_dir(V, M) / "metrics.json"}},
+        "train_sp": {"outs": {layout.sp_dir(V) / "sp.pt", layout.sp_dir(V) / "metrics.json"}},
+        "train": {"outs": {layout.model_dir(V, M), layout.checkpoints_dir(V, M),
+                           layout.train_logs_dir(V, M) / "metrics.json"}},
         "infer": {"outs": {layout.infer_file(V, M)}},
         "transfer": {"outs": {layout.transfer_dir(V, M, R)}},
-        "evaluate": {"outs": {layout.evaluation_dir(V) / f for f in ("pairs.csv", "run.csv", "test_results.png")},
-                     "metrics": {layout.evaluation_dir(V) / "metrics.json"},
+        "evaluate": {"outs": {layout.evaluation_dir(V) / f
+                              for f in ("metrics.json", "pairs.csv", "run.csv", "test_results.png")},
                      "plots": {layout.evaluation_dir(V) / "novelty.csv"}},
     }
     for name, fields in expected.items():
@@ -47,3 +47,24 @@ def test_every_stage_writes_where_the_layout_module_says():
     assert (paths.frames, paths.model, paths.logs) == (layout.frames_file(V), layout.model_path(V, M),
                                                        layout.train_logs_dir(V, M))
     assert layout.model_path(V, M).parent == layout.model_dir(V, M)
+
+
+def test_the_headline_is_the_only_metrics_dvc_shows_and_checkpoints_stay_out_of_the_cache():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    declared = {name: spelled(stage, "metrics") for name, stage in stages.items() if spelled(stage, "metrics")}
+    assert declared == {"report": {"reports/summary"}}
+    train_outs = {next(iter(e)): e[next(iter(e))] for e in stages["train"]["outs"] if isinstance(e, dict)}
+    assert train_outs["data/checkpoints/${item.video}/${item.variant}"] == {"cache": False, "persist": True}
+    assert "data/checkpoints/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+def test_every_trained_model_is_a_dvc_artifact():
+    """dvc.yaml's artifacts: one model per personal video × variant of params.yaml, at its model_dir."""
+    artifacts = yaml.safe_load((REPO / "dvc.yaml").read_text())["artifacts"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    expected = {f"{video}-{variant}".replace("_", "-"): str(layout.model_dir(video, variant))
+                for video in params["personal"] for variant in params["train"]["variants"]}
+    assert {name: a["path"] for name, a in artifacts.items()} == expected, (
+        "add or remove dvc.yaml artifacts to match personal × train.variants")
+    for a in artifacts.values():
+        assert a["type"] == "model" and a["desc"] and {"dancegen"} <= set(a["labels"])

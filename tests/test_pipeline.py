@@ -5,6 +5,7 @@ transfer → evaluate → report) with real detection and real (few-step) traini
 report, the re-run behaviour and which stages a params change invalidates.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -76,6 +77,30 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
 
     again = _run([str(Path(sys.executable).parent / "dvc"), "repro"], tiny_repo)
     assert again.returncode == 0 and "Running stage" not in again.stdout
+
+    # the headline is what `dvc metrics show` prints, as an output × score table that fits a terminal
+    shown = _run([str(Path(sys.executable).parent / "dvc"), "metrics", "show"], tiny_repo)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["Path", "bg_ssim", "fg_psnr", "fg_ssim", "psnr", "ssim"], lines[0]
+    assert {line.split()[0] for line in lines[1:]} == {
+        f"reports/summary/{name}.json"
+        for name in ("ours", "ours_baseline", "pix2pixhd", "input_frame", "background", "tangram")}
+    assert max(map(len, lines)) <= 120
+    assert (tiny_repo / "reports" / "index.html").is_file()
+    # resume checkpoints are kept but never cached
+    checkpoint = tiny_repo / "data" / "checkpoints" / "demo_personal" / "ours" / "checkpoint.pt"
+    digest = hashlib.md5(checkpoint.read_bytes()).hexdigest()
+    assert not (tiny_repo / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]).exists()
+
+    # an experiment with more steps continues training from the checkpoints
+    longer = _run([str(Path(sys.executable).parent / "dvc"), "exp", "run", "-S", "train.high_iters=3"], tiny_repo)
+    assert longer.returncode == 0, longer.stdout[-3000:] + longer.stderr[-3000:]
+    log = longer.stdout + longer.stderr
+    for variant in ("ours", "ours_baseline", "pix2pixhd"):
+        assert f"extending {variant} from 5 to 6 steps: continuing from the checkpoint at phase high, step 2" in log
+    assert json.loads((tiny_repo / "reports" / "train" / "demo_personal" / "ours" / "metrics.json").read_text())[
+        "steps"] == 6
 
     # a loss weight invalidates training (and so what follows it), nothing before it
     params = yaml.safe_load((tiny_repo / "params.yaml").read_text())

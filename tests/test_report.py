@@ -1,7 +1,16 @@
-"""The report renders from a small fixture of every input it reads."""
+"""The report renders from a small fixture of every input it reads.
+
+The page, reports/index.html, in a real browser: every image and video it names exists, decodes
+(ffmpeg), and headless Chromium shows it (the page marks each element it decoded, or could not).
+The browser checks skip where Chromium is not installed (`apt-get install chromium`); the demo's
+own page is checked too when the repository holds one."""
 
 import json
+import re
 import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
 
 import cv2
 
@@ -104,6 +113,30 @@ def test_report_renders_tables_figures_and_videos(fixture):
     assert "videos/vid_ours_ref_side_by_side.mp4" in text
 
 
+def test_the_html_page_plays_every_transfer_inline_with_relative_paths_only(fixture):
+    build_report(fixture)
+    page = (fixture.reports / "index.html").read_text()
+    assert "Table 1. Whole frame, test set." in page and "<table>" in page
+    assert page.index("Configuration") < page.index("Table 1.")          # the configuration comes first
+    assert "without the perceptual loss" in page
+    sources = re.findall(r'<(?:img|video)[^>]* src="([^"]+)"', page)
+    assert sum(s.endswith(".mp4") for s in sources) == 3                 # one side_by_side per variant
+    for src in sources:
+        assert not re.match(r"[a-z]+:|/", src), src                      # no scheme, no absolute path
+        assert (fixture.reports / src).is_file(), src
+    ours = page.index("Ours · driven by ref")
+    assert page.index('src="videos/vid_ours_ref_side_by_side.mp4"', ours) > ours
+    assert "frames 9 · reused poses 2 · retarget scale 1.25" in page
+
+
+def test_the_headline_metrics_are_one_small_file_per_output(fixture):
+    build_report(fixture)
+    summary = fixture.reports / "summary"
+    assert sorted(p.stem for p in summary.iterdir()) == sorted([*VARIANTS, *BASELINES])
+    ours = json.loads((summary / "ours.json").read_text())
+    assert ours == {"ssim": 0.8, "psnr": 28.13, "fg_ssim": 0.9, "fg_psnr": 30.0, "bg_ssim": 0.97}
+
+
 def test_the_report_writes_the_metrics_document_with_the_mean_over_videos(fixture):
     build_report(fixture)
     metrics = json.loads((fixture.reports / "metrics.json").read_text())
@@ -136,3 +169,91 @@ def test_missing_input_is_one_line_error(fixture, name):
 def test_metric_tables_skip_absent_variants():
     text = metric_tables({"ours": _scores(100.0)}, ["pix2pixhd", "ours"])
     assert "pix2pixHD" not in text and "| Ours |" in text
+
+
+# --------------------------------------------------------------------------- the page in a browser
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+
+
+class Elements(HTMLParser):
+    """(tag, attributes) of every <img> and <video> of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("img", "video"):
+            self.found.append((tag, dict(attrs)))
+
+
+def elements(html: str) -> list[tuple[str, dict]]:
+    parser = Elements()
+    parser.feed(html)
+    return parser.found
+
+
+def decodes(path: Path) -> bool:
+    """Whether ffmpeg decodes the first frame of an image or video file."""
+    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "null", "-"],
+                          capture_output=True, text=True)
+    return done.returncode == 0 and not done.stderr.strip()
+
+
+def check_sources(page: Path) -> list[tuple[str, dict]]:
+    found = elements(page.read_text())
+    assert found, page
+    for tag, attrs in found:
+        src = attrs["src"]
+        assert ":" not in src and not src.startswith("/"), src      # relative: no scheme, no network
+        assert decodes(page.parent / src), src
+    return found
+
+
+def rendered(page: Path) -> list[tuple[str, dict]]:
+    """The page's images and videos after headless Chromium loaded it, with their data-state."""
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                           "--dump-dom", page.name], cwd=page.parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return elements(done.stdout)
+
+
+def demo_page() -> Path:
+    page = REPO / "reports" / "index.html"
+    if not page.is_file():
+        pytest.skip("the repository holds no generated report (run make demo)")
+    return page
+
+
+def test_every_source_of_the_page_exists_and_decodes(fixture):
+    build_report(fixture)
+    found = check_sources(fixture.reports / "index.html")
+    assert sum(tag == "video" for tag, _ in found) == len(VARIANTS)
+
+
+def test_every_source_of_the_demo_page_exists_and_decodes():
+    found = check_sources(demo_page())
+    assert sum(tag == "video" for tag, _ in found) >= 3
+
+
+@needs_chromium
+def test_chromium_shows_every_image_and_video_and_flags_one_it_cannot_play(fixture):
+    build_report(fixture)
+    page = fixture.reports / "index.html"
+    shown = rendered(page)
+    assert shown and all(attrs.get("data-state") == "ready" for _, attrs in shown), shown
+    broken = fixture.reports / "videos" / "vid_ours_ref_side_by_side.mp4"
+    broken.write_bytes(b"not a video")
+    states = {attrs["src"]: attrs.get("data-state") for tag, attrs in rendered(page) if tag == "video"}
+    assert states.pop("videos/vid_ours_ref_side_by_side.mp4") == "error"
+    assert set(states.values()) == {"ready"}
+
+
+@needs_chromium
+def test_chromium_shows_every_image_and_video_of_the_demo_page():
+    shown = rendered(demo_page())
+    assert all(attrs.get("data-state") == "ready" for _, attrs in shown), [
+        attrs["src"] for _, attrs in shown if attrs.get("data-state") != "ready"]

@@ -187,6 +187,46 @@ def test_resume_after_kill_repeats_the_uninterrupted_run(video, tmp_path, monkey
     assert samples == ["000003.png", "000004.png", "000006.png", "000008.png"]
 
 
+def assert_same_models(a_path: Path, b_path: Path) -> None:
+    a, _, _ = load_generators(a_path)
+    b, _, _ = load_generators(b_path)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+@pytest.mark.parametrize("first, then", [((4, 4), (4, 7)),     # the high phase grows
+                                         ((4, 0), (6, 3))])    # the low phase grows, a high phase follows
+def test_raising_the_iteration_counts_continues_to_the_uninterrupted_result(video, tmp_path, caplog, first, then):
+    def schedule(iters):
+        return dataclasses.replace(TRAIN, low_iters=iters[0], high_iters=iters[1], ema_decay=0.9)
+
+    whole = run_dirs(video, tmp_path / "whole")
+    train_model(whole, "ours", TINY, schedule(then), LOSS, POSE)
+    grown = run_dirs(video, tmp_path / "grown")
+    train_model(grown, "ours", TINY, schedule(first), LOSS, POSE)
+    with caplog.at_level("INFO", logger="dancegen.train"):
+        summary = train_model(grown, "ours", TINY, schedule(then), LOSS, POSE)
+    line = f"extending ours from {sum(first)} to {sum(then)} steps: continuing from the checkpoint"
+    assert any(line in r.message for r in caplog.records)
+    assert summary["steps"] == sum(then)
+    assert_same_models(whole.model, grown.model)
+    for term in ("g_total", "d_total", "final/fm"):
+        assert logged(grown, term) == logged(whole, term), term
+
+
+@pytest.mark.parametrize("then", [(6, 4),     # the checkpoint is in the high phase: the low one cannot grow
+                                  (4, 2)])    # fewer steps than the checkpoint took
+def test_iteration_counts_that_would_undo_steps_start_afresh(video, tmp_path, caplog, then):
+    paths = run_dirs(video, tmp_path)
+    train_model(paths, "pix2pixhd", TINY, TRAIN, LOSS, POSE)
+    shorter = dataclasses.replace(TRAIN, low_iters=then[0], high_iters=then[1])
+    with caplog.at_level("INFO", logger="dancegen.train"):
+        again = train_model(paths, "pix2pixhd", TINY, shorter, LOSS, POSE)
+    assert any("would undo steps: starting afresh" in r.message for r in caplog.records)
+    assert again["seconds_per_step_low"] > 0
+    assert sorted(logged(paths, "g_total")) == list(range(1, sum(then) + 1))
+
+
 def test_changed_params_start_afresh(video, tmp_path):
     paths = run_dirs(video, tmp_path)
     train = dataclasses.replace(TRAIN, high_iters=0)

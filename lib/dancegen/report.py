@@ -1,4 +1,5 @@
-"""The generated report: ``reports/README.md`` with the paper's tables and figures (4.3–4.4).
+"""The generated report: ``reports/README.md`` and ``reports/index.html`` with the paper's tables
+and figures (4.3–4.4), the headline metrics for DVC, and the transfers' videos.
 
 Inputs (all made by earlier stages; a missing one is a one-line error naming it):
   ``reports/eval/<video>/``   evaluate, per personal video: ``metrics.json`` (per variant and
@@ -8,9 +9,17 @@ Inputs (all made by earlier stages; a missing one is a one-line error naming it)
   ``data/transfer/<video>/<variant>/<reference>/``           transfer: mp4s, stills.png, stats.json
 Nothing here reads a video's frames or poses, so a reference video that fails detection holds up
 only its own transfers (and this report), never the personal videos' evaluations.
-Outputs: ``reports/metrics.json`` (every personal video's scores and their mean over videos,
-:func:`dancegen.evaluate.metrics_document`), ``reports/README.md``, ``reports/figures/*.png``,
-``reports/videos/*.mp4`` (copies of the transfer videos, so the report is self-contained).
+Outputs:
+  ``reports/metrics.json``   every personal video's scores and their mean over videos
+        (:func:`dancegen.evaluate.metrics_document`)
+  ``reports/summary/<output>.json``   the headline, DVC's metrics: for each variant and trivial
+        baseline, the mean over personal videos of whole-frame, foreground and background-region
+        SSIM and PSNR (:func:`headline`); one file per output, so ``dvc metrics show`` prints an
+        output × score table that fits a terminal
+  ``reports/README.md``      the report in Markdown (transfers as links to their videos)
+  ``reports/index.html``     the same report as one page that plays every transfer's videos inline;
+        relative paths only, no network (:func:`html_page`)
+  ``reports/figures/*.png``, ``reports/videos/*.mp4``   the figures, copies of the transfer videos
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ import json
 import math
 import shutil
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import pandas as pd
+from markdown_it import MarkdownIt
 
 from dancegen.baselines import BASELINES
 from dancegen.baselines import LABELS as BASELINE_LABELS
@@ -36,6 +47,13 @@ ROW_LABELS = {**VARIANT_LABELS, **{k: f"*{v}*" for k, v in BASELINE_LABELS.items
 PERCEPTUAL_LABELS = {"vgg19": "VGG19 (the paper's)", "efficientnet_lite0": "EfficientNet-Lite0 (offline stand-in)",
                      "off": "**off**"}
 N_FIG6_COLUMNS = 4
+# A transfer's videos (dancegen.transfer), in the order shown, with what each one shows.
+TRANSFER_VIDEOS = {"result": "the result", "side_by_side": "reference | result",
+                   "composite": "on the new scene", "full": "in the personal video's framing",
+                   "skeleton": "the driving poses"}
+# reports/summary/<output>.json: score name → (group, score) of the metrics document, and its digits.
+HEADLINE = {"ssim": ("whole", "ssim", 4), "psnr": ("whole", "psnr", 2), "fg_ssim": ("foreground", "ssim", 4),
+            "fg_psnr": ("foreground", "psnr", 2), "bg_ssim": ("background", "ssim", 4)}
 
 
 @dataclass(frozen=True)
@@ -118,31 +136,156 @@ def config_table(metrics: dict, inputs: ReportInputs) -> str:
     return "\n".join(lines)
 
 
-def _transfer_section(video: str, inputs: ReportInputs, figures: Path, videos: Path) -> list[str]:
-    lines = []
-    for ref in inputs.reference:
-        lines += [f"#### {video} driven by {ref}", "",
-                  "| variant | stills (top: reference, bottom: result) | videos | frames | reused poses | retarget scale "
-                  "| jitter raw → smoothed (px/frame²) |",
-                  "|---|---|---|---|---|---|---|"]
+@dataclass(frozen=True)
+class Transfer:
+    """One transfer as the report shows it: its stats and its files, relative to ``reports/``."""
+
+    video: str
+    variant: str
+    reference: str
+    stats: dict
+    stills: str                      # figures/transfer_<video>_<variant>_<reference>.png
+    videos: tuple[tuple[str, str], ...]    # (kind of TRANSFER_VIDEOS, videos/<...>.mp4)
+
+    def stats_cells(self) -> list[str]:
+        scale = self.stats.get("retarget_scale")
+        jitter = f"{_fmt(self.stats.get('jitter_raw'), 2)} → {_fmt(self.stats.get('jitter_smoothed'), 2)}"
+        return [str(self.stats.get("frames")), str(self.stats.get("reused_pose_frames")),
+                _fmt(scale, 2) if scale is not None else "off", jitter]
+
+
+def collect_transfers(inputs: ReportInputs, figures: Path, videos: Path) -> list[Transfer]:
+    """Copy every transfer's stills and videos into ``figures`` / ``videos`` (to become
+    reports/figures/ and reports/videos/, the paths the records name)."""
+    out = []
+    for video in inputs.personal:
         for v in inputs.ordered_variants():
-            src = transfer_dir(video, v, ref, inputs.data)
-            stats = _read_json(src / "stats.json")
-            tag = f"{video}_{v}_{ref}"
-            shutil.copyfile(src / "stills.png", figures / f"transfer_{tag}.png")
-            links = []
-            for name in ("result", "side_by_side", "composite", "full", "skeleton"):
-                mp4 = src / f"{name}.mp4"
-                if mp4.is_file():
-                    shutil.copyfile(mp4, videos / f"{tag}_{name}.mp4")
-                    links.append(f"[{name}](videos/{tag}_{name}.mp4)")
-            scale = stats.get("retarget_scale")
-            jitter = f"{_fmt(stats.get('jitter_raw'), 2)} → {_fmt(stats.get('jitter_smoothed'), 2)}"
-            lines.append(f"| {VARIANT_LABELS[v]} | ![](figures/transfer_{tag}.png) | {' · '.join(links)} | "
-                         f"{stats.get('frames')} | {stats.get('reused_pose_frames')} | "
-                         f"{_fmt(scale, 2) if scale is not None else 'off'} | {jitter} |")
+            for ref in inputs.reference:
+                src = transfer_dir(video, v, ref, inputs.data)
+                stats = _read_json(src / "stats.json")
+                tag = f"{video}_{v}_{ref}"
+                shutil.copyfile(src / "stills.png", figures / f"transfer_{tag}.png")
+                kinds = []
+                for kind in TRANSFER_VIDEOS:
+                    if (src / f"{kind}.mp4").is_file():
+                        shutil.copyfile(src / f"{kind}.mp4", videos / f"{tag}_{kind}.mp4")
+                        kinds.append((kind, f"videos/{tag}_{kind}.mp4"))
+                out.append(Transfer(video, v, ref, stats, f"figures/transfer_{tag}.png", tuple(kinds)))
+    return out
+
+
+_STATS_HEADER = "| frames | reused poses | retarget scale | jitter raw → smoothed (px/frame²) |"
+
+
+def transfers_markdown(transfers: list[Transfer]) -> list[str]:
+    """The transfers as Markdown tables, one per personal video × reference, videos as links."""
+    lines = []
+    for video, ref in dict.fromkeys((t.video, t.reference) for t in transfers):
+        lines += [f"#### {video} driven by {ref}", "",
+                  "| variant | stills (top: reference, bottom: result) | videos " + _STATS_HEADER,
+                  "|---|---|---|---|---|---|---|"]
+        for t in transfers:
+            if (t.video, t.reference) == (video, ref):
+                links = " · ".join(f"[{kind}]({path})" for kind, path in t.videos)
+                lines.append(f"| {VARIANT_LABELS[t.variant]} | ![]({t.stills}) | {links} | "
+                             + " | ".join(t.stats_cells()) + " |")
         lines.append("")
     return lines
+
+
+def transfers_html(transfers: list[Transfer]) -> str:
+    """The transfers as HTML, grouped by personal video × variant × reference, every video inline."""
+    out, video_shown = [], None
+    for t in transfers:
+        if t.video != video_shown:
+            out.append(f"<h3>{escape(t.video)}</h3>")
+            video_shown = t.video
+        stats = " · ".join(f"{name} {cell}" for name, cell in
+                           zip(("frames", "reused poses", "retarget scale", "jitter (px/frame²)"), t.stats_cells()))
+        figures = "".join(
+            f'<figure><video controls loop muted playsinline preload="auto" src="{escape(path)}"></video>'
+            f"<figcaption>{escape(kind)}: {escape(TRANSFER_VIDEOS[kind])}</figcaption></figure>"
+            for kind, path in t.videos)
+        out += [f'<section class="transfer"><h4>{escape(VARIANT_LABELS[t.variant])} · driven by '
+                f"{escape(t.reference)}</h4>", f'<p class="stats">{escape(stats)}</p>',
+                f'<div class="videos">{figures}</div>',
+                f'<details><summary>stills (top: reference, bottom: result)</summary>'
+                f'<img src="{escape(t.stills)}" alt="stills of {escape(t.video)}, {escape(t.variant)}, '
+                f'{escape(t.reference)}"></details></section>']
+    return "\n".join(out)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dancegen report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ max-width: 100%; }}
+blockquote {{ background: #fff8e1; border-left: 4px solid #f0b400; margin: 1em 0; padding: 0.3em 1em; }}
+code {{ background: #f3f3f3; padding: 0 0.2em; }}
+.transfer {{ border-top: 1px solid #ddd; padding-top: 0.5em; }}
+.videos {{ display: flex; flex-wrap: wrap; gap: 0.8em; }}
+.videos figure {{ margin: 0; }}
+.videos video {{ height: 256px; background: #000; }}
+.videos figcaption {{ font-size: 0.85em; color: #555; }}
+.unplayable {{ color: #b00020; }}
+</style>
+</head>
+<body>
+{body}
+<script>
+// Mark each image and video once the browser has decoded it (a video: its first frame), or say
+// that it cannot show it.
+for (const img of document.querySelectorAll("img")) {{
+  const shown = () => {{ img.dataset.state = img.naturalWidth > 0 ? "ready" : "error"; }};
+  if (img.complete) shown(); else {{ img.addEventListener("load", shown); img.addEventListener("error", shown); }}
+}}
+for (const v of document.querySelectorAll("video")) {{
+  const ready = () => {{ v.dataset.state = "ready"; }};
+  const failed = () => {{
+    v.dataset.state = "error";
+    const note = document.createElement("p");
+    note.className = "unplayable";
+    note.textContent = "this browser cannot play " + v.getAttribute("src");
+    v.after(note);
+  }};
+  if (v.error) failed(); else if (v.readyState >= 2) ready();
+  v.addEventListener("loadeddata", ready);
+  v.addEventListener("error", failed);
+}}
+</script>
+</body>
+</html>
+"""
+
+
+def html_page(markdown: str, transfers: list[Transfer]) -> str:
+    """The report as one self-contained page: the Markdown part rendered (GFM tables), then the
+    transfers with their videos inline (:func:`transfers_html`)."""
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    return _PAGE.format(body=body + transfers_html(transfers))
+
+
+def headline(means: dict[str, dict], variants: list[str]) -> dict[str, dict[str, float]]:
+    """``reports/summary``'s documents: output (variant or baseline) → score name of HEADLINE → the
+    mean over personal videos, rounded (DVC prints these)."""
+    out = {}
+    for name in [*variants, *BASELINES]:
+        if name not in means:
+            continue
+        scores = {}
+        for key, (group, score, digits) in HEADLINE.items():
+            value = means[name].get(group, {}).get(score)
+            if value is not None and math.isfinite(value):
+                scores[key] = round(float(value), digits)
+        out[name] = scores
+    return out
 
 
 def read_evaluations(inputs: ReportInputs) -> tuple[dict, pd.DataFrame]:
@@ -163,8 +306,8 @@ def read_evaluations(inputs: ReportInputs) -> tuple[dict, pd.DataFrame]:
 
 
 def build_report(inputs: ReportInputs) -> Path:
-    """Write reports/metrics.json, reports/README.md, reports/figures/ and reports/videos/; return
-    the README's path."""
+    """Write reports/metrics.json, reports/summary/, reports/README.md, reports/index.html,
+    reports/figures/ and reports/videos/ (module docstring); return the README's path."""
     metrics, novelty = read_evaluations(inputs)
     variants = inputs.ordered_variants()
     for video in inputs.personal:
@@ -223,11 +366,15 @@ def build_report(inputs: ReportInputs) -> Path:
                "*skeleton* shows them over the target's background. *reused poses* counts reference frames "
                "without a detected pose, which reuse the last good one; *jitter* is the driving joints' mean "
                "acceleration before and after the smoothing.", ""]
-        for video in inputs.personal:
-            md += _transfer_section(video, inputs, figures, videos)
+        transfers = collect_transfers(inputs, figures, videos)
         readme = inputs.reports / "README.md"
         with atomic_path(readme) as tmp:
-            tmp.write_text("\n".join(md) + "\n")
+            tmp.write_text("\n".join(md + transfers_markdown(transfers)) + "\n")
+        with atomic_path(inputs.reports / "index.html") as tmp:
+            tmp.write_text(html_page("\n".join(md) + "\n", transfers))
         with atomic_path(inputs.reports / "metrics.json") as tmp:
             tmp.write_text(finite_json(metrics))
+        with atomic_dir(inputs.reports / "summary") as summary:
+            for name, scores in headline(metrics[MEAN_KEY], variants).items():
+                (summary / f"{name}.json").write_text(json.dumps(scores, indent=2) + "\n")
     return readme

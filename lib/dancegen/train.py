@@ -17,6 +17,11 @@ Files (written by rank 0 only, each atomically):
         seed, phase and step, so a resumed run repeats the uninterrupted one); with another
         fingerprint, or with tensors that do not fit the current networks, it says so in one log
         line and starts afresh (DVCLive's history is then started afresh too).
+        The iteration counts are not in the fingerprint: the checkpoint records the counts it ran
+        under, and a run whose counts only extend them (the phases before the checkpoint's alike, the
+        checkpoint's own phase at least as long) continues from it to the new count, as one
+        uninterrupted run of that length would (:func:`extends`); a run that would have to undo
+        steps starts afresh.
   ``<model_path>``  the final generators (:func:`dancegen.model.save_generators`): with
         ``train.ema_decay`` > 0 the exponential moving average of the high phase's generator
         weights (started afresh from the generators at each phase's start, its decay warmed up:
@@ -71,10 +76,12 @@ from dancegen.store import atomic_path
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
-_FORMAT = "dancegen-train-checkpoint-1"
+_FORMAT = "dancegen-train-checkpoint-2"    # 2: records each phase's iteration count
 SAMPLE_ROWS = 4
 # Params that change how a run reports, not what it computes: a checkpoint survives edits to them.
 _REPORTING_KEYS = ("variants", "workers", "checkpoint_every", "log_every", "sample_every")
+# The schedule's length: a checkpoint survives it growing (:func:`extends`).
+_LENGTH_KEYS = ("low_iters", "high_iters")
 
 
 @dataclass(frozen=True)
@@ -304,8 +311,10 @@ def training_code() -> str:
 
 def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
                 inputs: InputSpec, paths: TrainPaths, use_sp: bool, perceptual: str) -> str:
-    """Hash of what a run computes: variant, params (but reporting knobs), pairs, data sizes, code."""
-    train_keys = {k: v for k, v in dataclasses.asdict(train).items() if k not in _REPORTING_KEYS}
+    """Hash of what a run computes: variant, params (but reporting knobs and the iteration counts,
+    which the checkpoint records itself), pairs, data sizes, code."""
+    train_keys = {k: v for k, v in dataclasses.asdict(train).items()
+                  if k not in _REPORTING_KEYS + _LENGTH_KEYS}
     data = {"pairs": hashlib.sha256(paths.pairs.read_bytes()).hexdigest(),
             "sizes": [p.stat().st_size
                       for p in (paths.frames, paths.pose, paths.background / "background.png")]}
@@ -315,6 +324,17 @@ def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: Loss
                        "loss": dataclasses.asdict(loss), "inputs": dataclasses.asdict(inputs),
                        "data": data, "perceptual": perceptual, "code": training_code()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def extends(ckpt: dict, plan: list[Phase]) -> bool:
+    """Whether ``plan`` continues the run of the checkpoint: every phase before the checkpoint's
+    has the count it ran under, and the checkpoint's phase has at least the steps it took. (The
+    data order and everything a step draws depend on seed, phase and step only, so such a run
+    repeats one uninterrupted run of ``plan``'s length.)"""
+    iters = {p.index: p.iters for p in plan}
+    ran = ckpt["iters"]
+    return (ckpt["phase"] in iters and iters[ckpt["phase"]] >= ckpt["step"]
+            and all(iters.get(i, 0) == ran.get(i, 0) for i in range(ckpt["phase"])))
 
 
 def _same_shapes(module: torch.nn.Module, state: dict) -> bool:
@@ -351,9 +371,11 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, trainer: Trainer, phase: Phase, step: int, window: dict, fp: str) -> None:
+def save_checkpoint(path: Path, trainer: Trainer, plan: list[Phase], phase: Phase, step: int, window: dict,
+                    fp: str) -> None:
     with atomic_path(path) as tmp:
         torch.save({"format": _FORMAT, "fingerprint": fp, "phase": phase.index, "step": step,
+                    "iters": {p.index: p.iters for p in plan},
                     "window": window, "rng": _rng_state(), **trainer.state_dict()}, tmp)
 
 
@@ -367,8 +389,11 @@ def load_checkpoint(path: Path, fp: str, device: torch.device) -> dict | None:
     except Exception as err:  # torch raises pickle, zip and runtime errors alike for a damaged file
         raise DanceGenError(path, f"not a readable checkpoint ({type(err).__name__}); delete it to "
                             "start afresh") from None
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+    if not isinstance(state, dict) or not str(state.get("format")).startswith(_FORMAT[:-1]):
         raise DanceGenError(path, "not a dancegen training checkpoint; delete it to start afresh")
+    if state["format"] != _FORMAT:
+        log.info("checkpoint %s is from an older dancegen: starting afresh", path)
+        return None
     if state["fingerprint"] != fp:
         log.info("checkpoint %s is from other params, data or code: starting afresh", path)
         return None
@@ -510,9 +535,19 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
     ckpt = load_checkpoint(ckpt_path, fp, device)
     plan = phases(train, model)
     generators = Generators(GeneratorConfig.from_params(variant, model, inputs.posemap.K))
+    if ckpt is not None and not extends(ckpt, plan):
+        log.info("checkpoint %s ran %s steps per phase and stands at phase %d, step %d; %s would undo "
+                 "steps: starting afresh", ckpt_path, ckpt["iters"], ckpt["phase"], ckpt["step"],
+                 {p.index: p.iters for p in plan})
+        ckpt = None
     if ckpt is not None and not fits_networks(ckpt, generators, plan, branches, model, loss):
         log.info("checkpoint %s does not fit the current networks: starting afresh", ckpt_path)
         ckpt = None
+    total = plan[-1].first_step + plan[-1].iters
+    if ckpt is not None and ckpt["iters"] != {p.index: p.iters for p in plan}:
+        ran = sum(ckpt["iters"].values())
+        log.info("extending %s from %d to %d steps: continuing from the checkpoint at phase %s, step %d",
+                 variant, ran, total, next(p.name for p in plan if p.index == ckpt["phase"]), ckpt["step"])
 
     resume_step = None if ckpt is None else plan_step(plan, ckpt["phase"], ckpt["step"])
     runlog = RunLog(paths.logs, resume_step, ranks.main, train.log_every,
@@ -531,14 +566,14 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
             _set_rng_state(ckpt["rng"])
             start, ckpt = ckpt["step"], None
             log.info("resuming %s at phase %s, step %d", variant, phase.name, start)
-        seconds[phase.name] = _run_phase(trainer, phase, start, paths, variant, train, inputs,
+        seconds[phase.name] = _run_phase(trainer, plan, phase, start, paths, variant, train, inputs,
                                          runlog, fp, ranks)
     result = trainer.result
     summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
                "ema_decay": train.ema_decay,
                "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
                "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
-               "steps": plan[-1].first_step + plan[-1].iters, "world_size": ranks.world,
+               "steps": total, "world_size": ranks.world,
                "device": device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
     if ranks.main:
         save_generators(paths.model, result, plan[-1].resolution,
@@ -552,7 +587,7 @@ def plan_step(plan: list[Phase], phase_index: int, step: int) -> int:
     return next(p.first_step for p in plan if p.index == phase_index) + step
 
 
-def _run_phase(trainer: Trainer, phase: Phase, start: int, paths: TrainPaths, variant: str,
+def _run_phase(trainer: Trainer, plan: list[Phase], phase: Phase, start: int, paths: TrainPaths, variant: str,
                train: TrainParams, inputs: InputSpec, runlog: RunLog, fp: str,
                ranks: Ranks) -> float | None:
     """Steps ``start`` … ``phase.iters`` of one phase; returns mean seconds per step (None if none ran)."""
@@ -576,6 +611,6 @@ def _run_phase(trainer: Trainer, phase: Phase, start: int, paths: TrainPaths, va
         if ranks.main and (global_step % train.sample_every == 0 or done == phase.iters):
             runlog.image(global_step, sample_grid(batch, outputs, variant))
         if ranks.main and (done % train.checkpoint_every == 0 or done == phase.iters):
-            save_checkpoint(ckpt_path, trainer, phase, done, dict(runlog.window), fp)
+            save_checkpoint(ckpt_path, trainer, plan, phase, done, dict(runlog.window), fp)
     ran = phase.iters - start
     return (time.perf_counter() - began) / ran if ran else None
