@@ -152,6 +152,19 @@ def test_ours_has_both_branches_and_baseline_only_the_final(video):
     assert all(torch.isfinite(v) for v in terms.values())
 
 
+def test_a_lazy_gradient_penalty_runs_every_kth_step_with_k_times_the_weight(video):
+    batch = batch_of(video, 32)
+    gens = generators("pix2pixhd")
+    torch.manual_seed(0)
+    critics = Critics((FINAL,), gens.config.pose_channels, TINY, num_d=2, w_gp=10.0, gp_every=4)
+    fake = {FINAL: gens(batch)[FINAL].detach()}
+    real = {FINAL: batch["I_ref"]}
+    skipped, skipped_terms, _ = critics(real, fake, batch["P_ref"], penalise=False)
+    penalised, terms, _ = critics(real, fake, batch["P_ref"], penalise=True)
+    assert set(skipped_terms) == {f"{FINAL}/d_rela"} and terms[f"{FINAL}/gp"] > 0
+    torch.testing.assert_close(penalised, skipped + 4 * 10.0 * terms[f"{FINAL}/gp"])
+
+
 def test_gradients_reach_the_right_networks(video):
     batch = batch_of(video, 32)
     gens, critics, g_loss, d_loss, _ = losses("ours_baseline", batch)

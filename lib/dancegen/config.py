@@ -51,6 +51,7 @@ class PoseParams:
     min_tracking_confidence: float = 0.5
     mask_threshold: float = 0.5           # person-mask probability above which a pixel is the person
     json: dict = field(default_factory=dict)  # video name -> OpenPose folder / AlphaPose JSON file
+    workers: int = 2                      # processes, each detecting a run of consecutive frames
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ PERCEPTUAL = ("auto", "vgg19", "efficientnet_lite0", "off")
 class LossParams:
     w_rela: float = 1.0
     w_gp: float = 10.0
+    gp_every: int = 1           # lazy gradient penalty: every k-th step only, weighted k·w_gp (1: every step)
     w_fm: float = 10.0
     w_vgg: float = 10.0
     w_sp: float = 10.0
@@ -267,6 +269,8 @@ def _check(p: Params, source: str) -> None:
     if p.pose.model_complexity != 1:
         raise bad("pose.model_complexity", "must be 1: MediaPipe's complexities 0 and 2 download their "
                   "models at run time, which this tool never does")
+    if not isinstance(p.pose.workers, int) or p.pose.workers < 1:
+        raise bad("pose.workers", f"must be a whole number of processes, at least 1, got {p.pose.workers!r}")
     if not 0.0 < p.pairs.train_fraction < 1.0:
         raise bad("pairs.train_fraction", f"must be between 0 and 1, got {p.pairs.train_fraction}")
     if not 0.0 <= p.train.ema_decay < 1.0:
@@ -312,6 +316,8 @@ def _check(p: Params, source: str) -> None:
     for key in ("w_rela", "w_gp", "w_fm", "w_vgg", "w_sp", "w_s", "w_l1", "w_synthesis"):
         if getattr(p.loss, key) < 0:
             raise bad(f"loss.{key}", f"must be >= 0, got {getattr(p.loss, key)}")
+    if not isinstance(p.loss.gp_every, int) or p.loss.gp_every < 1:
+        raise bad("loss.gp_every", f"must be a whole number of steps, at least 1, got {p.loss.gp_every!r}")
     if p.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise bad("train.precision", f"must be auto, fp32, bf16 or fp16, got '{p.train.precision}'")
     for res_key, res in (("train.low_res", p.train.low_res), ("train.high_res", p.train.high_res)):

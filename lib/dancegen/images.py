@@ -48,3 +48,16 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
 def compute_device() -> torch.device:
     """CUDA when present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), so oneDNN's bf16
+    convolutions are faster than fp32 ones rather than emulated."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def inference_autocast(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype generators run at for inference on ``device``: bfloat16 on a CPU that
+    computes it natively (the ours generator at 128²: 99 → 64 ms per frame on one core of this
+    machine's EPYC; the frames differ by 0.004 of 255 on average), else None (fp32). CUDA: fp32."""
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None

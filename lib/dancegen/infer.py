@@ -34,7 +34,7 @@ from dancegen.background import load_background
 from dancegen.compositing import despill_green, person_matte
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
-from dancegen.images import compute_device, to_uint8
+from dancegen.images import compute_device, inference_autocast, to_uint8
 from dancegen.inputs import InputBuilder
 from dancegen.layout import VideoPaths
 from dancegen.model import FINAL, SYNTHESIS, TWO_STAGE, Generators, load_generators
@@ -82,9 +82,13 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], device: torch.device) -> Generated:
-    """Run the generators on a list of :meth:`InputBuilder.sample` items as one batch."""
+    """Run the generators on a list of :meth:`InputBuilder.sample` items as one batch (in bfloat16
+    on a CPU that computes it natively: :func:`dancegen.images.inference_autocast`)."""
     batch = {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
-    outputs = generators(batch)
+    dtype = inference_autocast(device)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        outputs = generators(batch)
+    outputs = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in outputs.items()}
     synthesis = to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
     matte = person_matte(outputs, batch, generators.config.blends)[:, 0].float().cpu().numpy()
     return Generated(to_uint8(outputs[FINAL]), synthesis, matte)

@@ -72,22 +72,25 @@ def targets(batch: dict[str, torch.Tensor], branches: tuple[str, ...]) -> dict[s
 class Critics(nn.Module):
     """One conditional :class:`MultiscaleDiscriminator` per supervised branch, with its loss.
 
-    ``forward(reals, fakes, cond)`` → (L_D, terms, real_outputs): L_D = Σ_branches L_rela(D) +
-    w_GP GP; ``terms`` holds ``<branch>/d_rela`` and ``<branch>/gp`` (skipped when w_GP = 0);
+    ``forward(reals, fakes, cond, penalise)`` → (L_D, terms, real_outputs): L_D = Σ_branches
+    L_rela(D) + w_GP GP; ``terms`` holds ``<branch>/d_rela`` and ``<branch>/gp`` (skipped when
+    w_GP = 0 or ``penalise`` is false). With ``gp_every`` = k > 1 the penalty is lazy (StyleGAN2's
+    lazy R1): the trainer penalises every k-th step only, with weight k·w_GP, the same on average;
     ``real_outputs`` are the discriminators' outputs on the real images (detached), reused by the
     generator loss. ``fakes`` must be detached. The gradient penalty runs in fp32 even under
     autocast: its double backward is where reduced precision under- or overflows first.
     """
 
     def __init__(self, branches: tuple[str, ...], cond_channels: int, model: ModelParams, num_d: int,
-                 w_gp: float):
+                 w_gp: float, gp_every: int = 1):
         super().__init__()
         self.nets = nn.ModuleDict({
             name: MultiscaleDiscriminator(3 + cond_channels, model.ndf, model.n_layers_d, num_d)
             for name in branches})
-        self.w_gp = w_gp
+        self.w_gp, self.gp_every = w_gp, gp_every
 
-    def forward(self, reals: dict[str, torch.Tensor], fakes: dict[str, torch.Tensor], cond: torch.Tensor):
+    def forward(self, reals: dict[str, torch.Tensor], fakes: dict[str, torch.Tensor], cond: torch.Tensor,
+                penalise: bool = True):
         loss = cond.new_zeros((), dtype=torch.float32)
         terms: dict[str, torch.Tensor] = {}
         real_outputs = {}
@@ -96,11 +99,11 @@ class Critics(nn.Module):
             fake_out = disc(torch.cat([fakes[name], cond], 1))
             terms[f"{name}/d_rela"] = rela_d_loss(real_out, fake_out).float()
             loss = loss + terms[f"{name}/d_rela"]
-            if self.w_gp > 0:
+            if self.w_gp > 0 and penalise:
                 with torch.autocast(cond.device.type, enabled=False):
                     terms[f"{name}/gp"] = gradient_penalty(disc, reals[name].float(), fakes[name].float(),
                                                            cond.float())
-                loss = loss + self.w_gp * terms[f"{name}/gp"]
+                loss = loss + self.w_gp * self.gp_every * terms[f"{name}/gp"]
             real_outputs[name] = [[f.detach() for f in scale] for scale in real_out]
         return loss, terms, real_outputs
 

@@ -205,7 +205,7 @@ class Trainer:
         self.channels_last = device.type == "cuda"
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.critics = Critics(branches, generators.config.pose_channels, model, phase.num_d,
-                               loss.w_gp).to(device, memory_format=fmt)
+                               loss.w_gp, loss.gp_every).to(device, memory_format=fmt)
         self.generators.to(device, memory_format=fmt)
         self.objective = objective.to(device)
         if ranks.world > 1:
@@ -243,8 +243,9 @@ class Trainer:
             values /= self.ranks.world
         return dict(zip(terms, values.tolist()))
 
-    def step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float], dict, dict]:
-        """One update → (loss terms averaged over ranks, outputs, the batch on the device).
+    def step(self, batch: dict[str, torch.Tensor], step: int = 1) -> tuple[dict[str, float], dict, dict]:
+        """Update ``step`` (the global step number, from 1; it decides whether a lazy gradient
+        penalty runs) → (loss terms averaged over ranks, outputs, the batch on the device).
 
         Raises :class:`NonFiniteLoss` before touching any weight if a term is NaN or infinite.
         """
@@ -255,7 +256,8 @@ class Trainer:
             reals = targets(batch, self.branches)
             fakes = {name: outputs[name] for name in self.branches}
             d_loss, d_terms, real_outputs = self.d_run(
-                reals, {name: f.detach() for name, f in fakes.items()}, cond)
+                reals, {name: f.detach() for name, f in fakes.items()}, cond,
+                step % self.critics.gp_every == 0)
             g_loss, g_terms = self.objective(self.critics, reals, fakes, real_outputs, cond)
         monitor = {f"{FINAL}/l1": (outputs[FINAL].detach().float() - batch["I_ref"]).abs().mean()}
         # Components before totals, so a NaN is reported by the term it started in.
@@ -601,7 +603,7 @@ def _run_phase(trainer: Trainer, plan: list[Phase], phase: Phase, start: int, pa
     for step in bar:
         global_step = phase.first_step + step + 1
         try:
-            values, outputs, batch = trainer.step(next(stream))
+            values, outputs, batch = trainer.step(next(stream), global_step)
         except NonFiniteLoss as err:
             raise DanceGenError(ckpt_path, f"training stopped at step {global_step} ({phase.name} "
                                 f"phase): {err}; this file holds the last good checkpoint") from None

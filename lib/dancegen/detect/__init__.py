@@ -16,10 +16,15 @@ frame shows a person; who else is in view, and the verdict on it, is :mod:`dance
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import os
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 from tqdm import tqdm
 
@@ -160,13 +165,77 @@ def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: Pos
     :class:`DanceGenError` (and writes nothing) when no frame shows a person. The frames where
     someone else was seen are recorded in the pose file (:mod:`dancegen.crowd`; the pairs stage
     refuses a personal video with too many) and reported in ``DetectSummary.warning``.
+
+    With ``pose_params.workers`` > 1 the frames are cut into that many consecutive runs (none shorter
+    than MIN_RUN_SECONDS), each detected by its own process with its own MediaPipe graphs, and the
+    runs' pose files are joined in frame order. Each run starts tracking afresh, so keypoints differ
+    from one process's within a few frames after each seam (benchmarks/README.md measures it).
     """
     started = time.perf_counter()
+    with FrameStore(frames_path) as frames:
+        n, size, fps = len(frames), frames.size, frames.fps
+    if n == 0:
+        raise DanceGenError(frames_path, "has no frames")
+    bounds = run_bounds(n, fps, pose_params.workers)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.tmp-", dir=out_path.parent) as tmp:
+        parts = [Path(tmp) / f"run{i}.h5" for i in range(len(bounds))]
+        if len(bounds) == 1:
+            found = [_detect_run(frames_path, parts[0], pose_params, video_name, 0, n)]
+        else:
+            context = multiprocessing.get_context("spawn")   # MediaPipe's graphs do not survive a fork
+            with ProcessPoolExecutor(len(bounds), mp_context=context) as pool:
+                jobs = [pool.submit(_detect_run, frames_path, part, pose_params, video_name, a, b, i)
+                        for i, (part, (a, b)) in enumerate(zip(parts, bounds))]
+                found = [job.result() for job in jobs]
+        valid, checked, jumped = (np.concatenate([getattr(f, k) for f in found])
+                                  for k in ("valid", "checked", "jumped"))
+        sightings = np.concatenate([f.sightings for f in found]).reshape(-1, 3)
+        record, warning = verdict(frames_path, valid, checked, sightings, _check_every(fps), jumped)
+        if len(parts) == 1:
+            with h5py.File(parts[0], "a") as f:
+                f.attrs[ATTR] = record.to_json()
+            os.replace(parts[0], out_path)
+        else:
+            _join_pose_files(parts, out_path, size, fps, found[0].detector, {ATTR: record.to_json()})
+    return DetectSummary(valid=valid, seconds=time.perf_counter() - started, warning=warning)
+
+
+# A run of frames detected by one process is at least this long: tracking restarts at each seam.
+MIN_RUN_SECONDS = 2.0
+
+
+def run_bounds(n_frames: int, fps: float, workers: int) -> list[tuple[int, int]]:
+    """``[(first, stop), ...]``: ``n_frames`` cut into at most ``workers`` consecutive runs of nearly
+    equal length, none shorter than MIN_RUN_SECONDS."""
+    runs = max(1, min(workers, int(n_frames // max(1.0, MIN_RUN_SECONDS * fps))))
+    edges = np.linspace(0, n_frames, runs + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _check_every(fps: float) -> int:
+    return max(1, round(fps / CROWD_CHECKS_PER_SECOND))
+
+
+@dataclass
+class _Run:
+    """What one process found on its frames (global frame numbers ``first`` … ``first + len - 1``)."""
+
+    detector: str
+    valid: np.ndarray       # (n,) bool: shows the main dancer
+    checked: np.ndarray     # (n,) bool: looked at for someone else
+    jumped: np.ndarray      # (n,) bool: the tracker had jumped to someone else
+    sightings: np.ndarray   # (n_checked, 3) torso x, y, length of someone else; NaN rows: nobody
+
+
+def _detect_run(frames_path: str | Path, out_path: str | Path, pose_params: PoseParams, video_name: str,
+                first: int, stop: int, position: int = 0) -> _Run:
+    """Detect frames ``first`` … ``stop - 1`` of ``frames_path`` into the pose file ``out_path``
+    (those frames only), tracking from ``first`` on."""
     threshold = pose_params.mask_threshold
     with contextlib.ExitStack() as stack:
         frames = stack.enter_context(FrameStore(frames_path))
-        if len(frames) == 0:
-            raise DanceGenError(frames_path, "has no frames")
         if pose_params.backend == "mediapipe":
             holistic = stack.enter_context(HolisticDetector(pose_params))
             selfie = stack.enter_context(SelfieSegmenter())
@@ -183,23 +252,34 @@ def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: Pos
                 return imported[t], selfie.segment(frame)
         finder = stack.enter_context(PoseFinder(pose_params))
         writer = stack.enter_context(PoseWriter(out_path, frames.size, frames.fps, detector, DETECTOR_VERSION))
-        every = max(1, round(frames.fps / CROWD_CHECKS_PER_SECOND))
-        valid, checked, jumped = (np.zeros(len(frames), bool) for _ in range(3))
+        every = _check_every(frames.fps)
+        n = stop - first
+        valid, checked, jumped = (np.zeros(n, bool) for _ in range(3))
         sightings, last = [], None   # last: (t, keypoints) where the main dancer was last seen
-        for t, frame in enumerate(tqdm(frames, desc=f"detect {video_name}", unit="frame")):
+        bar = tqdm(range(first, stop), desc=f"detect {video_name}", unit="frame", position=position)
+        for t in bar:
+            frame, i = frames[t], t - first
             keypoints, person = detect(t, frame)
-            valid[t] = is_valid(keypoints, frames.size, min_conf)
-            if valid[t] and last is not None and not same_person(last[1], (t - last[0]) / frames.fps, keypoints):
-                valid[t], jumped[t] = False, True
-            if valid[t]:
+            valid[i] = is_valid(keypoints, frames.size, min_conf)
+            if valid[i] and last is not None and not same_person(last[1], (t - last[0]) / frames.fps, keypoints):
+                valid[i], jumped[i] = False, True
+            if valid[i]:
                 last = (t, keypoints)
-            mask = np.round(person * 255.0).astype(np.uint8) if valid[t] else np.zeros(person.shape, np.uint8)
-            writer.append(keypoints, valid[t], mask, parse_parts(mask, keypoints, threshold))
-            if valid[t] and t % every == 0:
-                checked[t] = True
+            mask = np.round(person * 255.0).astype(np.uint8) if valid[i] else np.zeros(person.shape, np.uint8)
+            writer.append(keypoints, valid[i], mask, parse_parts(mask, keypoints, threshold))
+            if valid[i] and t % every == 0:
+                checked[i] = True
                 other = find_other(finder, selfie, frame, keypoints, person, threshold, MEDIAPIPE_MIN_CONF)
                 sightings.append(np.full(3, np.nan, np.float32) if other is None else other)
-        record, warning = verdict(frames_path, valid, checked, np.array(sightings, np.float32).reshape(-1, 3),
-                                  every, jumped)
-        writer.note(**{ATTR: record.to_json()})
-    return DetectSummary(valid=valid, seconds=time.perf_counter() - started, warning=warning)
+    return _Run(detector, valid, checked, jumped, np.array(sightings, np.float32).reshape(-1, 3))
+
+
+def _join_pose_files(parts: list[Path], out_path: Path, size: int, fps: float, detector: str, attrs: dict) -> None:
+    """Append the pose files ``parts`` (consecutive runs of frames) into one pose file ``out_path``
+    with the file attributes ``attrs`` besides PoseWriter's."""
+    with PoseWriter(out_path, size, fps, detector, DETECTOR_VERSION) as writer:
+        writer.note(**attrs)
+        for part in parts:
+            with h5py.File(part, "r") as f:
+                for t in range(len(f["valid"])):
+                    writer.append(f["keypoints"][t], f["valid"][t], f["mask"][t], f["parsing"][t])
