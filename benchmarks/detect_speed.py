@@ -6,13 +6,15 @@ and how far the 2-process keypoints drift from the 1-process ones around the sea
 Each clip is cut and resized as the extract stage does (params.yaml's extract settings) into a
 scratch frames file once; then detect_video runs with pose.workers = 1 and 2, alternating, so both
 see the same machine load. Wall-clock seconds include starting the worker processes (each imports
-MediaPipe and builds its graphs). Prints one line per run and a summary per clip.
+MediaPipe and builds its graphs); "cores busy" is the CPU time of the process and its workers over
+the wall time. Prints one line per run and a summary per clip.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +46,12 @@ def frames_file(clip: str, work: Path, size: int, fps: float, probe: int, margin
     return path
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
@@ -60,11 +68,12 @@ def main() -> None:
             for _ in range(args.repeats):
                 for workers in (1, 2):
                     pose = dataclasses.replace(params.pose, workers=workers)
-                    began = time.perf_counter()
+                    began, cpu = time.perf_counter(), _cpu_seconds()
                     summary = detect_video(frames, work / f"pose{workers}.h5", pose, clip)
                     seconds[workers].append(time.perf_counter() - began)
+                    busy = (_cpu_seconds() - cpu) / seconds[workers][-1]
                     print(f"[{clip}] workers {workers}: {summary.n_frames} frames in {seconds[workers][-1]:.1f} s "
-                          f"({summary.n_frames / seconds[workers][-1]:.1f} frames/s)", flush=True)
+                          f"({summary.n_frames / seconds[workers][-1]:.1f} frames/s, {busy:.2f} cores busy)", flush=True)
             with PoseStore(work / "pose1.h5") as a, PoseStore(work / "pose2.h5") as b:
                 n = len(a)
                 shift = np.linalg.norm(a.keypoints[:, skeleton.BODY, :2] - b.keypoints[:, skeleton.BODY, :2],

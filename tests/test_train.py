@@ -152,11 +152,11 @@ def kill_at(monkeypatch, step: int):
     real = Trainer.step
     calls = {"n": 0}
 
-    def dying(self, batch):
+    def dying(self, batch, global_step=1):
         calls["n"] += 1
         if calls["n"] == step:
             raise Kill()
-        return real(self, batch)
+        return real(self, batch, global_step)
 
     monkeypatch.setattr(Trainer, "step", dying)
 

@@ -65,7 +65,7 @@ class PairsParams:
     n_train: int = 2000
     n_test: int = 100
     seed: int = 0
-    near_fraction: float = 0.5  # share of training pairs with a nearest-pose I_in (0: all random)
+    near_fraction: float = 0.8  # share of training pairs with a nearest-pose I_in (0: all random)
     near_k: int = 10            # I_in of a near pair is one of the k training frames of nearest pose
 
 
