@@ -279,6 +279,16 @@ def test_two_processes_give_one_process_results_but_near_the_seam(tmp_path):
     assert shift[60:].mean() < 0.6 and shift[70:].max() < 1.0 and masks[60:].min() > 0.9, shift[60:70]
 
 
+def test_an_error_in_a_worker_reaches_the_caller_as_one_line(tmp_path):
+    # Imported keypoints are aligned to the frames' source video, here "test", which does not
+    # exist: each worker raises DanceGenError, which must arrive as itself, not as a broken pool.
+    frames = write_frames(tmp_path / "frames.h5", [np.full((S, S, 3), 120, np.uint8)] * 150)   # 5 s: 2 runs
+    pose = dataclasses.replace(PoseParams(), backend="openpose_json", json={"clip": str(tmp_path / "openpose")})
+    with pytest.raises(DanceGenError, match=r"^test: not found$"):
+        detect_video(frames, tmp_path / "pose.h5", pose, "clip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames.h5"], "nothing may be left behind"
+
+
 # ---------------------------------------------------------------- bad input
 
 

@@ -16,3 +16,7 @@ class DanceGenError(Exception):
         self.where = str(where)
         self.problem = problem
         super().__init__(f"{self.where}: {problem}")
+
+    def __reduce__(self):
+        # Rebuilt from its two parts, so that it crosses a process boundary (detect's workers) as itself.
+        return type(self), (self.where, self.problem)
