@@ -18,22 +18,9 @@ import torch
 
 from dancegen.config import load_params
 from dancegen.model import GeneratorConfig, Generators
+from step_switches import random_batch   # the inputs' shapes, built once for the benchmarks
 
 K = 3
-
-
-def random_batch(n: int, res: int) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    batch = {"I_in": torch.rand(n, 3, res, res, generator=g) * 2 - 1,
-             "B": torch.rand(n, 3, res, res, generator=g) * 2 - 1,
-             "B_in": torch.rand(n, 3, res, res, generator=g) * 2 - 1,
-             "parsing_in": torch.randint(0, 11, (n, res, res), generator=g),
-             "theta": identity.repeat(n, 10, 1, 1) + 0.05 * torch.randn(n, 10, 2, 3, generator=g),
-             "part_valid": torch.ones(n, 10, dtype=torch.bool),
-             "P_ref": torch.rand(n, 15 * K, res, res, generator=g)}
-    return {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 and v.is_floating_point() else v
-            for k, v in batch.items()}
 
 
 def main() -> None:
@@ -54,7 +41,7 @@ def main() -> None:
         g.enhance()
         nets[variant] = g.eval().to(memory_format=torch.channels_last)
     cases = [(v, r, b) for v in args.variants for r in args.resolutions for b in args.batches]
-    batches = {(r, b): random_batch(b, r) for r in args.resolutions for b in args.batches}
+    batches = {(r, b): random_batch(b, r, channels_last=True) for r in args.resolutions for b in args.batches}
     with torch.inference_mode():
         for case in cases:                                   # warm-up
             nets[case[0]](batches[case[1:]])

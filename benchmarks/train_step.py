@@ -19,21 +19,13 @@ from dancegen.model import GeneratorConfig, Generators, supervised_branches
 from dancegen.nets.vgg import Vgg19Features
 from dancegen.objective import GeneratorObjective
 from dancegen.train import Phase, Ranks, Trainer, select_device
+from step_switches import random_batch   # the inputs' shapes, built once for the benchmarks
 
 CONFIGS = {
     "demo": (ModelParams(ngf=16, n_downsample=3, n_blocks=4, n_local_blocks=2, ndf=16), 64, 128, 1),
     "paper": (ModelParams(ngf=32, n_downsample=4, n_blocks=9, n_local_blocks=3, ndf=32), 256, 512, 4),
 }
 K = 3
-
-
-def random_batch(n: int, res: int) -> dict[str, torch.Tensor]:
-    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    theta = identity.repeat(n, 10, 1, 1) + 0.05 * torch.randn(n, 10, 2, 3)
-    return {"I_in": torch.rand(n, 3, res, res) * 2 - 1, "I_ref": torch.rand(n, 3, res, res) * 2 - 1,
-            "B": torch.rand(n, 3, res, res) * 2 - 1, "parsing_in": torch.randint(0, 11, (n, res, res)),
-            "theta": theta, "part_valid": torch.ones(n, 10, dtype=torch.bool),
-            "P_ref": torch.rand(n, 15 * K, res, res), "H_ref": (torch.rand(n, 1, res, res) > 0.5).float()}
 
 
 def main() -> None:
@@ -58,7 +50,7 @@ def main() -> None:
                   model.num_d_high if high_phase else model.num_d_low, high_phase, 0)
     trainer = Trainer(generators, supervised_branches(args.variant, loss.w_synthesis), phase, model, loss,
                       TrainParams(batch_size=batch_size), objective, device, amp, Ranks())
-    batch = random_batch(batch_size, res)
+    batch = random_batch(batch_size, res, channels_last=False)
     wall, cpu = [], []
     for _ in range(args.steps):
         began, began_cpu = time.perf_counter(), time.process_time()

@@ -41,7 +41,7 @@ from dancegen.config import load_params
 from dancegen.detect import MEDIAPIPE_MIN_CONF, is_valid
 from dancegen.detect.mediapipe import HolisticDetector
 from dancegen.errors import DanceGenError
-from dancegen.images import resize_area
+from dancegen.images import compute_device, resize_area
 from dancegen.infer import generate, load_model
 from dancegen.inputs import InputBuilder
 from dancegen.layout import VideoPaths, model_path
@@ -168,22 +168,22 @@ class CausalSmoother:
 
 class Retargeter:
     """Reference poses onto the target's body (:func:`dancegen.retarget.retarget`), the source's
-    body measured over its last detected frames and measured again every few of them."""
+    body measured over its last detected frames and measured again every few of them. The source's
+    keypoints come from its central square already at the personal frame's ``size``, so without
+    retargeting (off, or before the source's body is measured) they pass as they are."""
 
-    def __init__(self, target_poses: np.ndarray, size: int, min_conf: float, enabled: bool, source_size: int):
+    def __init__(self, target_poses: np.ndarray, size: int, min_conf: float, enabled: bool):
         self.target = body_frame(target_poses, min_conf)
         if enabled and self.target is None:
             raise DanceGenError("params.yaml", "cannot retarget: no personal training frame shows a whole "
                                 "limb or the torso; set infer.retarget: false")
-        self.size, self.min_conf, self.enabled, self.source_size = size, min_conf, enabled, source_size
+        self.size, self.min_conf, self.enabled = size, min_conf, enabled
         self.seen: deque[np.ndarray] = deque(maxlen=_MEASURE_FRAMES)
         self.ref, self._since = None, 0
 
     def __call__(self, keypoints: np.ndarray) -> np.ndarray:
         if not self.enabled:
-            out = keypoints.copy()
-            out[:, :2] *= self.size / self.source_size
-            return out
+            return keypoints
         self.seen.append(keypoints)
         self._since += 1
         if self.ref is None or self._since >= _REMEASURE_EVERY:
@@ -191,9 +191,7 @@ class Retargeter:
             if measured is not None and size_ratio(measured, self.target) is not None:
                 self.ref, self._since = measured, 0
         if self.ref is None:
-            out = keypoints.copy()
-            out[:, :2] *= self.size / self.source_size
-            return out
+            return keypoints
         return retarget(keypoints[None], self.ref, self.target, self.size, self.min_conf)[0]
 
 
@@ -258,7 +256,7 @@ def run_live(run: LiveRun, params, log=print) -> LiveStats:
     """Drive the model of ``run`` from its source until the source ends (or ``max_frames``); returns
     the stats, also printed through ``log``."""
     torch.set_num_threads(1)                  # generation has one core; detection the other
-    device = torch.device("cpu") if not torch.cuda.is_available() else torch.device("cuda")
+    device = compute_device()
     generators, resolution, _ = load_model(run.model, device)
     spec, infer = params.inputs, params.infer
     min_conf = spec.posemap.min_conf
@@ -272,7 +270,7 @@ def run_live(run: LiveRun, params, log=print) -> LiveStats:
         builder = InputBuilder(frames, pose, load_background(run.personal.background), resolution, spec)
         source = Source(run.source, run.realtime)
         smoother = CausalSmoother(infer.smooth_window, infer.smooth_order, infer.max_gap, min_conf)
-        place = Retargeter(pool, pose.size, min_conf, infer.retarget, pose.size)
+        place = Retargeter(pool, pose.size, min_conf, infer.retarget)
         sinks = Sinks(run.out, run.stdout, run.window, source.fps)
         captured: queue.Queue = queue.Queue(maxsize=1)
         detected: queue.Queue = queue.Queue(maxsize=1)
