@@ -52,6 +52,7 @@ def random_batch(n: int, res: int, channels_last: bool) -> dict[str, torch.Tenso
              "B": torch.rand(n, 3, res, res, generator=g) * 2 - 1,
              "B_in": torch.rand(n, 3, res, res, generator=g) * 2 - 1,
              "parsing_in": torch.randint(0, 11, (n, res, res), generator=g),
+             "hidden_in": (torch.rand(n, 10, res, res, generator=g) > 0.9).float(),
              "theta": identity.repeat(n, 10, 1, 1) + 0.05 * torch.randn(n, 10, 2, 3, generator=g),
              "part_valid": torch.ones(n, 10, dtype=torch.bool),
              "P_ref": torch.rand(n, 15 * K, res, res, generator=g),

@@ -25,7 +25,7 @@ def test_item_layout_and_ranges(video):
     item = ds[0]
     shapes = {k: tuple(v.shape) for k, v in item.items()}
     assert shapes == {"I_in": (3, 32, 32), "I_ref": (3, 32, 32), "B": (3, 32, 32), "B_in": (3, 32, 32),
-                      "parsing_in": (32, 32),
+                      "parsing_in": (32, 32), "hidden_in": (10, 32, 32),
                       "theta": (10, 2, 3), "part_valid": (10,), "P_ref": (45, 32, 32), "H_ref": (1, 32, 32),
                       "in_frame": (), "ref_frame": ()}
     for key in ("I_in", "I_ref", "B", "B_in"):

@@ -3,9 +3,10 @@
 For a pair (t_in, t_ref), from the very inputs the generators get (:class:`dancegen.inputs.InputBuilder`):
   ``input_frame``  I_in copied as I_out
   ``background``   the background plate B as I_out
-  ``tangram``      the warped body parts T (3.1) laid over B_in, the input frame's own room with its
-                   person replaced by B (:func:`dancegen.parts.tangram`) — the composite a
-                   ``blend`` model starts from, with no network at all
+  ``tangram``      the warped body parts T (3.1), each completed where another part hid it in I_in
+                   (:func:`dancegen.parts.warp_parts_amodal`), laid over B_in, the input frame's own
+                   room with its person replaced by B (:func:`dancegen.parts.tangram`) — the
+                   composite a ``blend`` model starts from, with no network at all
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from dancegen.images import to_uint8
 from dancegen.inputs import InputBuilder
-from dancegen.parts import tangram, warp_parts_with_coverage
+from dancegen.parts import tangram, warp_parts_amodal
 
 BASELINES = ("input_frame", "background", "tangram")
 LABELS = {"input_frame": "Input frame (copied)", "background": "Background plate", "tangram": "Tangram over B_in"}
@@ -29,9 +30,10 @@ def baseline_image(name: str, builder: InputBuilder, t_in: int, ref_poses: np.nd
     if name == "background":
         return to_uint8(sample["B"])
     if name == "tangram":
-        T, coverage = warp_parts_with_coverage(sample["I_in"][None], sample["parsing_in"][None],
-                                               sample["theta"][None], sample["part_valid"][None])
-        return to_uint8(tangram(T, coverage, sample["B_in"][None])[0])
+        T, coverage, hidden = warp_parts_amodal(sample["I_in"][None], sample["parsing_in"][None],
+                                                sample["theta"][None], sample["part_valid"][None],
+                                                sample["hidden_in"][None])
+        return to_uint8(tangram(T, coverage, sample["B_in"][None], hidden)[0])
     raise ValueError(f"unknown baseline '{name}' (known: {', '.join(BASELINES)})")
 
 

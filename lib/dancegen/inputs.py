@@ -7,6 +7,9 @@ the two cannot drift apart. An item, at resolution R (square):
 
   ``I_in``        (3, R, R) float32 RGB in [-1, 1] — the input frame
   ``parsing_in``  (R, R) int64 part labels 0..10 of I_in (nearest-neighbour resize)
+  ``hidden_in``   (10, R, R) float32 in {0, 1} — where each part of I_in is hidden behind another
+                  part (:func:`dancegen.parts.hidden_regions` of I_in's own pose maps); the
+                  ``blend`` composition completes the parts there
   ``theta``       (10, 2, 3) float32 per-part affines, reference → input, normalised coordinates
   ``part_valid``  (10,) bool — parts present in both poses (:func:`dancegen.parts.part_affines`)
   ``P_ref``       (15K, R, R) float32 in [0, 1] — the reference pose and its K−1 predecessors
@@ -28,8 +31,9 @@ import torch
 from dancegen.config import InputSpec
 from dancegen.errors import DanceGenError
 from dancegen.images import resize_area, to_image_tensor
-from dancegen.parts import part_affines
-from dancegen.posemaps import stacked_pose_maps
+from dancegen.parts import hidden_regions, part_affines
+from dancegen.posemaps import pose_maps, stacked_pose_maps
+from dancegen.skeleton import NUM_PARTS
 from dancegen.store import FrameStore, PoseStore
 
 
@@ -87,8 +91,11 @@ class InputBuilder:
         if self._input is None or self._input[0] != t_in:
             r = self.resolution
             image = to_image_tensor(resize_area(self.frames[t_in], r))
-            parsing = cv2.resize(self.pose.parsing(t_in), (r, r), interpolation=cv2.INTER_NEAREST)
-            self._input = (t_in, {"I_in": image, "parsing_in": torch.from_numpy(parsing.astype(np.int64)),
+            parsing = torch.from_numpy(cv2.resize(self.pose.parsing(t_in), (r, r),
+                                                  interpolation=cv2.INTER_NEAREST).astype(np.int64))
+            shapes = pose_maps(self.pose.keypoints[t_in], self.size, r, self.posemap)[:NUM_PARTS]
+            self._input = (t_in, {"I_in": image, "parsing_in": parsing,
+                                  "hidden_in": hidden_regions(parsing, torch.from_numpy(shapes)),
                                   "B_in": self._scene(t_in, image)})
         return self._input[1]
 

@@ -17,7 +17,9 @@ Composition (``model.compose``) of the two-stage variants:
              background plate B.
   ``blend``  each net predicts a correction of a composite it is given (:func:`compose`): G_s of the
              tangram (the warped parts on green, :func:`dancegen.parts.tangram`), G_f of I_comb, and
-             I_comb is built on B_in, the input frame's own room (:mod:`dancegen.inputs`). The
+             I_comb is built on B_in, the input frame's own room (:mod:`dancegen.inputs`). Each part
+             is completed where another part hid it in I_in (:func:`dancegen.parts.warp_parts_amodal`),
+             so a torso behind crossed arms has no hole once the arms have moved. The
              synthesis net predicts the person as a layer, colour and matte (:func:`compose_layer`),
              so H_gen is that matte rather than a chroma key of Ĩ_out. The
              heads start at 0, so at initialisation Ĩ_out is exactly the tangram on green and I_out
@@ -26,6 +28,7 @@ pix2pixhd has no image to start from and always synthesises.
 
 Batch layout (:mod:`dancegen.inputs`, :class:`dancegen.dataset.PairDataset`, batched):
 ``I_in, I_ref, B, B_in: (B, 3, R, R)`` in [-1, 1]; ``parsing_in: (B, R, R)`` long 0..10;
+``hidden_in: (B, 10, R, R)`` in {0, 1};
 ``theta: (B, 10, 2, 3)``; ``part_valid: (B, 10)`` bool; ``P_ref: (B, 15K, R, R)`` in [0, 1];
 ``H_ref: (B, 1, R, R)`` in {0, 1}.
 """
@@ -42,7 +45,7 @@ from torch import nn
 from dancegen.config import VARIANTS, ModelParams
 from dancegen.errors import DanceGenError
 from dancegen.nets.generator import GlobalGenerator, LocalEnhancer
-from dancegen.parts import tangram_layer, warp_parts_with_coverage
+from dancegen.parts import tangram_layer, warp_parts_amodal, warp_parts_with_coverage
 from dancegen.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.skeleton import NUM_PARTS
 from dancegen.store import atomic_path
@@ -136,11 +139,13 @@ class GeneratorConfig:
     enhanced: bool = False   # True once g has been wrapped in G = (g, g̃) for the high resolution
     upsample: str = "transpose"   # model.upsample (the defaults here are pix2pixHD's / the paper's)
     compose: str = "paper"        # model.compose
+    hidden_parts: bool = False    # complete the parts behind the parts that hid them (blend; older files: no)
 
     @classmethod
     def from_params(cls, variant: str, model: ModelParams, K: int) -> GeneratorConfig:
         return cls(variant, pose_channels(K), model.ngf, model.n_downsample, model.n_blocks,
-                   model.n_local_blocks, upsample=model.upsample, compose=model.compose)
+                   model.n_local_blocks, upsample=model.upsample, compose=model.compose,
+                   hidden_parts=model.compose == "blend")
 
     @property
     def blends(self) -> bool:
@@ -153,7 +158,8 @@ class Generators(nn.Module):
 
     Two-stage variants return ``T`` (B, 30, R, R), ``synthesis`` Ĩ_out, ``key`` H_gen (B, 1, R, R),
     ``comb`` I_comb and ``final`` I_out; pix2pixhd returns ``final`` only. Batch keys used: two-stage
-    ``I_in, parsing_in, theta, part_valid, P_ref, B``; pix2pixhd ``P_ref``.
+    ``I_in, parsing_in, theta, part_valid, P_ref`` and ``B`` (paper) or ``B_in, hidden_in`` (blend);
+    pix2pixhd ``P_ref``.
     """
 
     def __init__(self, config: GeneratorConfig):
@@ -185,12 +191,17 @@ class Generators(nn.Module):
         pose = batch["P_ref"]
         if self.config.variant not in TWO_STAGE:
             return {FINAL: self.nets[FINAL](pose)}
-        T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
-                                               batch["part_valid"])
+        if self.config.blends and self.config.hidden_parts:
+            T, coverage, hidden = warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                                    batch["part_valid"], batch["hidden_in"])
+        else:
+            T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                                   batch["part_valid"])
+            hidden = None
         raw = self.nets[SYNTHESIS](torch.cat([T, pose], 1))
         if self.config.blends:
             # The person as a layer (colour, matte): Ĩ_out is it on green, I_comb over B_in.
-            person, key = compose_layer(*tangram_layer(T, coverage), raw)
+            person, key = compose_layer(*tangram_layer(T, coverage, hidden), raw)
             synthesis, comb = on_green(person, key), key * person + (1 - key) * batch["B_in"]
         else:
             # Eq. 2: the person keyed out of Ĩ_out, over the background plate.

@@ -10,6 +10,15 @@ reference layout to where it is sampled in the input frame, as ``F.affine_grid``
 Normalised coordinates make them independent of resolution: computed once from keypoints of the
 S×S frame, they apply to images of any size. Keypoints are continuous pixel coordinates (pixel i
 covers [i, i+1)).
+
+Hidden parts (the ``blend`` composition, our addition): where a part of I_in is hidden behind
+another part (a torso behind crossed arms), the paper's T has a hole that travels with the part and
+shows once the arms have moved away. :func:`hidden_regions` finds those pixels in I_in (inside the
+part's own shape in the input pose, on the person, labelled as another part), and
+:func:`warp_parts_amodal` completes each part there with its own colours (pull-push interpolation,
+:func:`fill_from_neighbours`) before warping. In the tangram layer a completed pixel weighs
+:data:`HIDDEN_WEIGHT` against a visible one, so a part that is in front in the reference pose keeps
+its colour.
 """
 
 from __future__ import annotations
@@ -22,6 +31,11 @@ from dancegen.skeleton import NUM_PARTS, PARTS, part_segments
 
 # Segments shorter than this (pixels of the frame) give no direction to align.
 MIN_SEGMENT_PX = 1.0
+# A pixel lies inside a part's shape where the input pose's (blurred) part map is at least this: a
+# little outside the drawn rectangle, since pose and parsing disagree by a few pixels.
+HIDDEN_SHAPE_THRESHOLD = 0.3
+# Weight of a completed (hidden) pixel against a visible one where parts overlap in the tangram.
+HIDDEN_WEIGHT = 0.1
 
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float32)
 
@@ -113,17 +127,80 @@ def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, t
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C]
 
 
-def tangram_layer(T: torch.Tensor, coverage: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The warped parts as one layer: ``T (B, 30, H, W)``, ``coverage (B, 10, H, W)`` → colour
-    ``(B, 3, H, W)`` (where parts overlap, their colours averaged by coverage; 0 where no part is)
-    and alpha ``(B, 1, H, W)``, the union of the parts' coverage (at most 1)."""
+def hidden_regions(parsing: torch.Tensor, part_shapes: torch.Tensor) -> torch.Tensor:
+    """Where each part of a frame is hidden behind another part: ``parsing (..., H, W)`` long labels
+    0..10 and ``part_shapes (..., 10, H, W)`` in [0, 1], the frame's own pose maps of the parts
+    (:func:`dancegen.posemaps.pose_maps`, channels 0–9) → ``(..., 10, H, W) float32`` in {0, 1}:
+    inside part i's shape (≥ :data:`HIDDEN_SHAPE_THRESHOLD`), on the person, labelled another part."""
+    masks = part_masks(parsing.reshape(-1, *parsing.shape[-2:])).reshape(*parsing.shape[:-2], NUM_PARTS,
+                                                                           *parsing.shape[-2:])
+    person = (parsing > 0).unsqueeze(-3)
+    return ((part_shapes >= HIDDEN_SHAPE_THRESHOLD) & person & (masks == 0)).float()
+
+
+def fill_from_neighbours(premultiplied: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Colour everywhere from the pixels that have some: ``premultiplied (N, C, H, W)`` (colour ×
+    weight), ``weight (N, 1, H, W)`` in [0, 1] → ``(N, C, H, W)``, the colour itself where the weight
+    is 1 and, elsewhere, blended towards the weighted mean of ever coarser neighbourhoods (pull-push
+    interpolation: average-pool both down a pyramid, then fill each level's gaps from the one above).
+    0 where the whole image has no weight. Differentiable; H and W need not be powers of 2."""
+    colour = premultiplied / weight.clamp(min=1e-6)
+    if min(weight.shape[-2:]) < 2:
+        return colour
+    coarse = fill_from_neighbours(F.avg_pool2d(premultiplied, 2, ceil_mode=True),
+                                  F.avg_pool2d(weight, 2, ceil_mode=True))
+    coarse = F.interpolate(coarse, size=weight.shape[-2:], mode="bilinear", align_corners=False)
+    w = weight.clamp(max=1.0)
+    return w * colour + (1 - w) * coarse
+
+
+def warp_parts_amodal(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor, valid: torch.Tensor,
+                      hidden_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`warp_parts_with_coverage` of the parts completed behind the parts that hid them:
+    ``hidden_in (B, 10, H, W)`` from :func:`hidden_regions` of I_in; the other arguments as there →
+    ``T (B, 30, H, W)`` and ``coverage (B, 10, H, W)`` of the completed parts (T premultiplied by it)
+    and ``hidden (B, 10, H, W)``, the completed pixels' share of ``coverage``. Without hidden pixels
+    this is exactly :func:`warp_parts_with_coverage` with a zero ``hidden``."""
+    B, C, H, W = image_in.shape
+    if parsing_in.shape != (B, H, W) or hidden_in.shape != (B, NUM_PARTS, H, W):
+        raise ValueError(f"parsing {tuple(parsing_in.shape)} or hidden {tuple(hidden_in.shape)} does not match "
+                         f"image {tuple(image_in.shape)}")
+    masks = part_masks(parsing_in).to(image_in.dtype)
+    visible = (image_in[:, None] * masks[:, :, None]).reshape(B * NUM_PARTS, C, H, W)
+    own = fill_from_neighbours(visible, masks.reshape(B * NUM_PARTS, 1, H, W)).reshape(B, NUM_PARTS, C, H, W)
+    # A part with no visible pixel at all has no colour to complete itself with.
+    hidden_in = hidden_in.to(image_in.dtype) * (masks.amax((2, 3), keepdim=True) > 0)
+    complete = masks + hidden_in
+    parts = torch.cat([image_in[:, None] * masks[:, :, None] + own * hidden_in[:, :, None],
+                       complete[:, :, None], hidden_in[:, :, None]], 2).reshape(B * NUM_PARTS, C + 2, H, W)
+    theta = theta.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 2, 3)
+    grid = F.affine_grid(theta, [B * NUM_PARTS, C + 2, H, W], align_corners=False)
+    warped = F.grid_sample(parts, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    keep = valid.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 1, 1, 1)
+    warped = (warped * keep).reshape(B, NUM_PARTS, C + 2, H, W)
+    return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C], warped[:, :, C + 1]
+
+
+def tangram_layer(T: torch.Tensor, coverage: torch.Tensor,
+                  hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The warped parts as one layer: ``T (B, 30, H, W)``, ``coverage (B, 10, H, W)`` and, for
+    completed parts, ``hidden (B, 10, H, W)`` (:func:`warp_parts_amodal`) → colour ``(B, 3, H, W)``
+    (where parts overlap, their colours averaged by coverage, a hidden pixel weighing
+    :data:`HIDDEN_WEIGHT`; 0 where no part is) and alpha ``(B, 1, H, W)``, the union of the parts'
+    coverage (at most 1)."""
     B, _, H, W = T.shape
-    total = coverage.sum(1, keepdim=True)
-    colour = T.reshape(B, NUM_PARTS, -1, H, W).sum(1) / total.clamp(min=1e-6)
-    return colour, total.clamp(max=1.0)
+    parts = T.reshape(B, NUM_PARTS, -1, H, W)
+    if hidden is None:
+        colour = parts.sum(1) / coverage.sum(1, keepdim=True).clamp(min=1e-6)
+    else:
+        weight = (coverage - (1 - HIDDEN_WEIGHT) * hidden).clamp(min=0)[:, :, None]
+        own = parts / coverage[:, :, None].clamp(min=1e-6)
+        colour = (own * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
+    return colour, coverage.sum(1, keepdim=True).clamp(max=1.0)
 
 
-def tangram(T: torch.Tensor, coverage: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+def tangram(T: torch.Tensor, coverage: torch.Tensor, base: torch.Tensor,
+            hidden: torch.Tensor | None = None) -> torch.Tensor:
     """The warped parts laid over ``base (B, 3, H, W)`` through :func:`tangram_layer`'s alpha."""
-    colour, alpha = tangram_layer(T, coverage)
+    colour, alpha = tangram_layer(T, coverage, hidden)
     return alpha * colour + (1 - alpha) * base
