@@ -245,3 +245,104 @@ def test_demo_frame_pairs_are_aligned_by_the_warp():
     # shoulder turns in depth, which a 2-D affine cannot follow).
     assert np.mean(warped_ious) > 0.75
     assert np.mean(warped_ious) > np.mean(unwarped_ious) + 0.15
+
+
+def arms_crossed() -> np.ndarray:
+    """The standing figure with its forearms folded across the front of the torso."""
+    return _keypoints({**STANDING, "left_elbow": (160, 125), "right_elbow": (96, 125),
+                       "left_wrist": (108, 118), "right_wrist": (148, 118)})
+
+
+def _inputs(kp_in: np.ndarray):
+    from dancegen.config import PosemapParams
+    from dancegen.parts import hidden_regions
+    from dancegen.posemaps import pose_maps
+
+    parsing_in = render_parsing(kp_in)
+    image = torch.from_numpy(COLOURS[parsing_in]).permute(2, 0, 1)[None]
+    parsing = torch.from_numpy(parsing_in.astype(np.int64))[None]
+    shapes = torch.from_numpy(pose_maps(kp_in, S, S, PosemapParams())[:NUM_PARTS])[None]
+    return parsing_in, image, parsing, hidden_regions(parsing, shapes)
+
+
+def test_a_part_is_hidden_where_another_part_covers_its_shape():
+    parsing_in, _, _, hidden = _inputs(arms_crossed())
+    torso = next(i for i, p in enumerate(PARTS) if p.name == "torso")
+    labels = {p.name: p.label for p in PARTS}
+    hidden_torso = hidden[0, torso].numpy().astype(bool)
+    forearms = np.isin(parsing_in, [labels["left_lower_arm"], labels["right_lower_arm"]])
+    # the forearms folded over the torso hide it; the torso's own pixels and the room hide nothing
+    in_torso = np.zeros_like(parsing_in)
+    a, b, width = part_segments(arms_crossed())["torso"]
+    cv2.line(in_torso, tuple(int(v) for v in a), tuple(int(v) for v in b), 1, int(width) - 8)
+    assert (forearms & in_torso.astype(bool)).sum() > 300
+    assert hidden_torso[forearms & in_torso.astype(bool)].mean() > 0.95
+    assert (parsing_in[hidden_torso] > 0).all()
+    assert not hidden_torso[parsing_in == labels["torso"]].any()
+    assert not hidden[0][:, torch.from_numpy(parsing_in == 0)].any()
+
+
+def test_completed_parts_have_no_holes_once_the_occluder_has_moved():
+    from dancegen.parts import tangram_layer, warp_parts_amodal, warp_parts_with_coverage
+
+    kp_in, kp_ref = arms_crossed(), standing()
+    _, image, parsing, hidden = _inputs(kp_in)
+    theta, valid = (torch.from_numpy(a)[None] for a in part_affines(kp_in, kp_ref, S))
+    T, coverage = warp_parts_with_coverage(image, parsing, theta, valid)
+    T_full, coverage_full, hidden_out = warp_parts_amodal(image, parsing, theta, valid, hidden)
+    torso = next(i for i, p in enumerate(PARTS) if p.name == "torso")
+    inner = cv2.erode((render_parsing(kp_ref) == PARTS[torso].label).astype(np.uint8), np.ones((7, 7), np.uint8))
+    inner = torch.from_numpy(inner.astype(bool))
+    # the paper's warp leaves the forearms' hole in the torso; the completed torso covers it
+    assert (coverage[0, torso][inner] < 0.5).float().mean() > 0.1
+    assert (coverage_full[0, torso][inner] > 0.99).float().mean() > 0.98
+    assert hidden_out[0, torso][inner].max() > 0.99
+    colour, alpha = tangram_layer(T_full, coverage_full, hidden_out)
+    torso_colour = torch.from_numpy(COLOURS[PARTS[torso].label])
+    filled = inner & (hidden_out[0, torso] > 0.99) & (coverage_full[0].sum(0) - coverage_full[0, torso] < 0.01)
+    torch.testing.assert_close(colour[0][:, filled].T, torso_colour.expand(int(filled.sum()), 3), atol=0.02, rtol=0)
+
+
+def test_a_visible_part_stays_in_front_of_a_completed_one():
+    from dancegen.parts import HIDDEN_WEIGHT, tangram_layer, warp_parts_amodal
+
+    kp = arms_crossed()
+    parsing_in, image, parsing, hidden = _inputs(kp)
+    theta, valid = (torch.from_numpy(a)[None] for a in part_affines(kp, kp, S))
+    colour, alpha = tangram_layer(*warp_parts_amodal(image, parsing, theta, valid, hidden))
+    labels = {p.name: p.label for p in PARTS}
+    forearm = cv2.erode((parsing_in == labels["left_lower_arm"]).astype(np.uint8), np.ones((5, 5), np.uint8))
+    forearm = torch.from_numpy(forearm.astype(bool)) & (hidden[0].sum(0) == 1)   # over one hidden part
+    assert forearm.sum() > 50
+    arm = torch.from_numpy(COLOURS[labels["left_lower_arm"]])
+    # the one hidden part behind it adds at most its share of the largest colour difference
+    bound = HIDDEN_WEIGHT / (1 + HIDDEN_WEIGHT) * (torch.from_numpy(COLOURS[1:]) - arm).abs().max() + 1e-3
+    assert (colour[0][:, forearm].T - arm).abs().max() <= bound
+
+
+def test_without_hidden_pixels_the_amodal_warp_is_the_papers():
+    from dancegen.parts import warp_parts_amodal, warp_parts_with_coverage
+
+    kp_in, kp_ref = standing(), dancing()
+    _, image, parsing, hidden = _inputs(kp_in)
+    theta, valid = (torch.from_numpy(a)[None] for a in part_affines(kp_in, kp_ref, S))
+    T, coverage = warp_parts_with_coverage(image, parsing, theta, valid)
+    T_full, coverage_full, hidden_out = warp_parts_amodal(image, parsing, theta, valid, torch.zeros_like(hidden))
+    torch.testing.assert_close(T_full, T, rtol=0, atol=1e-6)
+    torch.testing.assert_close(coverage_full, coverage, rtol=0, atol=1e-6)
+    assert not hidden_out.any()
+
+
+def test_fill_from_neighbours_keeps_known_colours_and_fills_holes():
+    from dancegen.parts import fill_from_neighbours
+
+    g = torch.Generator().manual_seed(0)
+    colour = torch.tensor([0.2, -0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, 37, 23).clone()
+    weight = (torch.rand(1, 1, 37, 23, generator=g) > 0.7).float()       # odd sizes, 70 % holes
+    weight[..., 10:30, 5:20] = 0                                          # and one large hole
+    filled = fill_from_neighbours(colour * weight, weight)
+    torch.testing.assert_close(filled, colour, rtol=0, atol=1e-5)
+    varied = torch.rand(1, 3, 37, 23, generator=g)
+    known = fill_from_neighbours(varied * weight, weight)
+    torch.testing.assert_close(known[weight.expand_as(known) == 1], varied[weight.expand_as(varied) == 1])
+    assert not fill_from_neighbours(varied * 0, weight * 0).any()

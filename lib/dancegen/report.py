@@ -331,7 +331,8 @@ def build_report(inputs: ReportInputs) -> Path:
                    "from its PyPI wheel instead (`loss.perceptual: auto`).", ""]
         md += ["## Test-set scores (mean over personal videos)", "",
                "Rows in italics are baselines with no learning: the input frame copied, the background "
-               "plate, and the tangram (the warped parts over B_in, the input frame's own room with its "
+               "plate, and the tangram (the warped parts, each completed where another part hid it, over "
+               "B_in, the input frame's own room with its "
                "person replaced by the plate). A model is worth having where it beats them.", "",
                metric_tables(metrics[MEAN_KEY], variants), ""]
         if len(inputs.personal) > 1:
