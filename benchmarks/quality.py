@@ -129,13 +129,30 @@ def append(out: Path, rows: list[dict]) -> None:
 ROW_ORDER = ("ours", "ours_baseline", "pix2pixhd", "tangram", "input_frame", "background")
 
 
+def baseline_tag(tag: str) -> str:
+    """The tag of the baseline rows scored by the code of the ``tag`` runs (a tangram can change)."""
+    return f"baseline-{tag}"
+
+
+def with_baselines(table, tag: str):
+    """The ``tag`` rows and, per clip, the baselines scored with them (older files: the rows tagged
+    ``baseline``, scored by the code of their time)."""
+    import pandas as pd
+
+    own = table[table["tag"] == tag]
+    parts = [own]
+    for clip in dict.fromkeys(own["clip"]):
+        at_clip = table[table["clip"] == clip]
+        scored = at_clip[at_clip["tag"] == baseline_tag(tag)]
+        parts.append(scored if len(scored) else at_clip[at_clip["tag"] == "baseline"])
+    return pd.concat(parts).drop_duplicates(["clip", "row", "tag", "seed"])
+
+
 def summary(path: Path, tag: str, figure: Path | None) -> None:
     """Mean ± sd over seeds of the ``tag`` runs and the baselines, as a Markdown table (and a figure)."""
     import pandas as pd
 
-    table = pd.read_csv(path)
-    table = table[(table["tag"] == tag) | (table["tag"] == "baseline")]
-    table = table.drop_duplicates(["clip", "row", "tag", "seed"])
+    table = with_baselines(pd.read_csv(path), tag)
     scores = ["whole_ssim", "fg_ssim", "bg_ssim", "whole_psnr", "fg_psnr"]
     grouped = table.groupby(["clip", "row"])
     mean, sd, n = grouped[scores].mean(), grouped[scores].std().fillna(0.0), grouped.size()
@@ -206,8 +223,8 @@ def curve(path: Path, clip: str, tags: list[str], figure: Path | None) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        baselines = pd.read_csv(path)
-        baselines = baselines[(baselines["clip"] == clip) & (baselines["tag"] == "baseline")]
+        baselines = with_baselines(pd.read_csv(path), tags[0])
+        baselines = baselines[(baselines["clip"] == clip) & ~baselines["tag"].isin(tags)]
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
         for ax, (col, sd_col, key, title) in zip(axes, ((1, 2, "whole_ssim", "whole-frame SSIM"),
                                                          (3, 4, "fg_ssim", "foreground SSIM"))):
@@ -260,7 +277,7 @@ def main() -> None:
                             steps=result["train"].get("steps"), perceptual=result["train"].get("perceptual"),
                             settings=" ".join(args.overrides))]
                 if not baselines_done:
-                    rows += [row(clip, name, "baseline", "", result["metrics"][name])
+                    rows += [row(clip, name, baseline_tag(args.tag), "", result["metrics"][name])
                              for name in ("input_frame", "background", "tangram")]
                     baselines_done = True
                 append(args.out, rows)

@@ -417,3 +417,23 @@ def test_real_clips_are_detected_in_every_frame(tmp_path, clip):
     path = write_frames(tmp_path / "frames.h5", video.read_frames(info, 30.0, S, crop))
     summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), clip)
     assert summary.n_invalid == 0, summary.line()   # measured: every frame of all three clips
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[1].parent / "shared" / "data").is_dir(),
+                    reason="real clips in ../shared/data are absent")
+def test_holistic_without_segmentation_gives_the_same_keypoints_and_no_mask():
+    # live needs only the keypoints; skipping the segmentation model must not change them
+    from dancegen import framing, video
+
+    clip = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "unianimate_dance_woman.mp4"
+    info = video.probe(clip)
+    reader = video.read_frames(info, 2.0, 256, framing.person_square(info, 4, 0.15))
+    frames = [f for _, f in zip(range(6), reader)]
+    reader.close()
+    runs = {}
+    for segmentation in (True, False):
+        with HolisticDetector(PoseParams(), segmentation=segmentation) as detector:
+            runs[segmentation] = [detector.detect(f) for f in frames]
+    for (kp, mask), (kp_fast, mask_fast) in zip(runs[True], runs[False]):
+        assert mask.max() > 0.5 and not mask_fast.any()
+        np.testing.assert_allclose(kp_fast, kp, atol=1e-3)

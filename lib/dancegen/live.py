@@ -311,7 +311,7 @@ def run_live(run: LiveRun, params, log=print) -> LiveStats:
 
         def detect_loop() -> None:
             try:
-                with HolisticDetector(params.pose) as holistic:
+                with HolisticDetector(params.pose, segmentation=False) as holistic:   # keypoints only
                     last = None
                     while True:
                         item = captured.get()

@@ -94,13 +94,14 @@ class HolisticDetector:
 
     Frames must be consecutive frames of one video (landmarks are tracked and smoothed across
     them). ``frame: (S, S, 3) uint8 RGB``; ``mask`` is the person probability in [0, 1], all 0 when
-    no person was found. Use as a context manager.
+    no person was found or with ``segmentation=False`` (which skips the segmentation model, for
+    callers that need only the keypoints). Use as a context manager.
     """
 
-    def __init__(self, params: PoseParams):
+    def __init__(self, params: PoseParams, segmentation: bool = True):
         _require_bundled_model(params)
         self._holistic = mediapipe.solutions.holistic.Holistic(
-            static_image_mode=False, model_complexity=1, enable_segmentation=True, smooth_landmarks=True,
+            static_image_mode=False, model_complexity=1, enable_segmentation=segmentation, smooth_landmarks=True,
             refine_face_landmarks=False, min_detection_confidence=params.min_detection_confidence,
             min_tracking_confidence=params.min_tracking_confidence)
 
