@@ -419,14 +419,12 @@ def test_real_clips_are_detected_in_every_frame(tmp_path, clip):
     assert summary.n_invalid == 0, summary.line()   # measured: every frame of all three clips
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parents[1].parent / "shared" / "data").is_dir(),
-                    reason="real clips in ../shared/data are absent")
+@pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
 def test_holistic_without_segmentation_gives_the_same_keypoints_and_no_mask():
     # live needs only the keypoints; skipping the segmentation model must not change them
     from dancegen import framing, video
 
-    clip = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "unianimate_dance_woman.mp4"
-    info = video.probe(clip)
+    info = video.probe(DATA / "unianimate_dance_woman.mp4")
     reader = video.read_frames(info, 2.0, 256, framing.person_square(info, 4, 0.15))
     frames = [f for _, f in zip(range(6), reader)]
     reader.close()

@@ -117,14 +117,20 @@ def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, t
         raise ValueError(f"parsing {tuple(parsing_in.shape)} does not match image {tuple(image_in.shape)}")
     masks = part_masks(parsing_in).to(image_in.dtype)
     # Each part as premultiplied RGB plus its mask, warped together.
-    parts = torch.cat([image_in[:, None] * masks[:, :, None], masks[:, :, None]], 2)
-    parts = parts.reshape(B * NUM_PARTS, C + 1, H, W)
-    theta = theta.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 2, 3)
-    grid = F.affine_grid(theta, [B * NUM_PARTS, C + 1, H, W], align_corners=False)
-    warped = F.grid_sample(parts, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    keep = valid.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 1, 1, 1)
-    warped = (warped * keep).reshape(B, NUM_PARTS, C + 1, H, W)
+    warped = _warp_stacks(torch.cat([image_in[:, None] * masks[:, :, None], masks[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C]
+
+
+def _warp_stacks(stacks: torch.Tensor, theta: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Each part's channels moved by its own affine: ``stacks (B, 10, Ch, H, W)``, ``theta (B, 10, 2,
+    3)``, ``valid (B, 10)`` → ``(B, 10, Ch, H, W)``, bilinear, zero padding, invalid parts zero."""
+    B, P, Ch, H, W = stacks.shape
+    theta = theta.to(device=stacks.device, dtype=stacks.dtype).reshape(B * P, 2, 3)
+    grid = F.affine_grid(theta, [B * P, Ch, H, W], align_corners=False)
+    warped = F.grid_sample(stacks.reshape(B * P, Ch, H, W), grid, mode="bilinear", padding_mode="zeros",
+                           align_corners=False)
+    keep = valid.to(device=stacks.device, dtype=stacks.dtype).reshape(B * P, 1, 1, 1)
+    return (warped * keep).reshape(B, P, Ch, H, W)
 
 
 def hidden_regions(parsing: torch.Tensor, part_shapes: torch.Tensor) -> torch.Tensor:
@@ -171,13 +177,8 @@ def warp_parts_amodal(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: t
     # A part with no visible pixel at all has no colour to complete itself with.
     hidden_in = hidden_in.to(image_in.dtype) * (masks.amax((2, 3), keepdim=True) > 0)
     complete = masks + hidden_in
-    parts = torch.cat([image_in[:, None] * masks[:, :, None] + own * hidden_in[:, :, None],
-                       complete[:, :, None], hidden_in[:, :, None]], 2).reshape(B * NUM_PARTS, C + 2, H, W)
-    theta = theta.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 2, 3)
-    grid = F.affine_grid(theta, [B * NUM_PARTS, C + 2, H, W], align_corners=False)
-    warped = F.grid_sample(parts, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    keep = valid.to(device=image_in.device, dtype=image_in.dtype).reshape(B * NUM_PARTS, 1, 1, 1)
-    warped = (warped * keep).reshape(B, NUM_PARTS, C + 2, H, W)
+    warped = _warp_stacks(torch.cat([image_in[:, None] * masks[:, :, None] + own * hidden_in[:, :, None],
+                                     complete[:, :, None], hidden_in[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C], warped[:, :, C + 1]
 
 
