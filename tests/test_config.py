@@ -38,6 +38,12 @@ def test_a_negative_loss_weight_is_refused(tmp_path):
         load_params(write(tmp_path, loss={"w_l1": -1.0}))
 
 
+def test_train_compile_must_be_a_yes_or_no(tmp_path):
+    assert load_params(write(tmp_path, train={"compile": True})).train.compile is True
+    with pytest.raises(DanceGenError, match="'train.compile' must be true or false, got 'yes please'"):
+        load_params(write(tmp_path, train={"compile": "yes please"}))
+
+
 @pytest.mark.parametrize("infer, message", [
     ({"smooth_window": 8}, "'infer.smooth_window' must be an odd number"),
     ({"smooth_window": 0}, "'infer.smooth_window' must be an odd number"),

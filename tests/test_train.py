@@ -71,6 +71,30 @@ def test_every_network_learns_from_the_first_steps(video, compose, steps):
         assert not unchanged, f"{net}: {unchanged}"
 
 
+@pytest.mark.slow
+def test_compiled_generators_train_as_the_eager_ones(video):
+    # train.compile wraps the generators' forward in torch.compile (inductor, with gcc on a CPU);
+    # the step's losses and the updated weights match the eager step's. Slow: compiling the tiny
+    # generators' forward and backward takes over a minute on 2 cores.
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))
+        train = dataclasses.replace(TRAIN, compile=compiled)
+        trainer = Trainer(gens, (SYNTHESIS, "final"), phases(train, TINY)[0], TINY, LOSS, train,
+                          GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
+        assert isinstance(trainer.g_run, torch._dynamo.eval_frame.OptimizedModule) == compiled
+        torch.manual_seed(1)
+        values, _, _ = trainer.step(batch_of(video, 32))
+        results.append((values, {n: p.detach().clone() for n, p in gens.named_parameters()}))
+    (eager, eager_weights), (comp, comp_weights) = results
+    assert eager.keys() == comp.keys()
+    for term in eager:
+        assert comp[term] == pytest.approx(eager[term], rel=1e-3, abs=1e-5), term
+    for name, value in eager_weights.items():
+        torch.testing.assert_close(comp_weights[name], value, rtol=1e-3, atol=1e-5)
+
+
 def test_the_weight_average_is_an_exponential_moving_average_with_a_warm_up(video):
     torch.manual_seed(0)
     decay = 0.3

@@ -105,6 +105,7 @@ class TrainParams:
     beta2: float = 0.999
     workers: int = 0
     precision: str = "auto"     # auto | fp32 | bf16 | fp16 (mixed precision on CUDA only)
+    compile: bool = False       # torch.compile the generators (the discriminators run eager)
     seed: int = 0
     ema_decay: float = 0.99     # decay of the generators' weight average that is saved; 0 = the last weights
     checkpoint_every: int = 100
@@ -318,6 +319,8 @@ def _check(p: Params, source: str) -> None:
             raise bad(f"loss.{key}", f"must be >= 0, got {getattr(p.loss, key)}")
     if not isinstance(p.loss.gp_every, int) or p.loss.gp_every < 1:
         raise bad("loss.gp_every", f"must be a whole number of steps, at least 1, got {p.loss.gp_every!r}")
+    if not isinstance(p.train.compile, bool):
+        raise bad("train.compile", f"must be true or false, got {p.train.compile!r}")
     if p.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise bad("train.precision", f"must be auto, fp32, bf16 or fp16, got '{p.train.precision}'")
     for res_key, res in (("train.low_res", p.train.low_res), ("train.high_res", p.train.high_res)):
