@@ -12,6 +12,10 @@ process) and steps. Baselines are scored once per clip (they do not depend on th
     .venv/bin/python benchmarks/quality.py --variants ours pix2pixhd --seeds 0 1 2 \\
         --set loss.w_l1=10 --tag l1 --out benchmarks/results/quality.csv
 
+``--rescore FROM_TAG --tag T`` runs infer → evaluate again, with this code, on the models that the
+``FROM_TAG`` runs trained (a change to inference needs no retraining) and appends their rows as
+tag T, with the training times of the ``FROM_TAG`` rows of --out.
+
 ``--summary CSV [--tag T] [--figure PNG]`` prints the mean ± sd table of a results file instead;
 ``--curve CSV --clips C --tags T1 T2 … [--figure PNG]`` quality against training CPU time (the
 budget curve: the same variants run at other ``train.low_iters`` / ``high_iters``, one tag each).
@@ -245,6 +249,41 @@ def curve(path: Path, clip: str, tags: list[str], figure: Path | None) -> None:
         fig.savefig(figure, dpi=100)
 
 
+def rescore(clips: list[str], variants: list[str], seeds: list[int], work: Path, source: str, tag: str,
+            out: Path) -> None:
+    """Infer and evaluate the ``source`` runs' models again as rows tagged ``tag`` (see the docstring)."""
+    import pandas as pd
+
+    trained = pd.read_csv(out, dtype={"settings": str}).fillna("")
+    for clip in clips:
+        baselines_done = False
+        for seed in seeds:
+            for variant in variants:
+                run = work / clip / f"{source}-{variant}-s{seed}"
+                if not (run / "data" / "models" / clip / variant / "model.pt").is_file():
+                    print(f"[{clip}] {run.name}: no trained model, skipped", flush=True)
+                    continue
+                before = trained[(trained["clip"] == clip) & (trained["row"] == variant)
+                                 & (trained["tag"] == source) & (trained["seed"] == seed)]
+                if len(before) != 1:
+                    raise SystemExit(f"{out}: {len(before)} rows of {clip} {variant} seed {seed} tagged {source}")
+                run_stage(run, "infer", clip, variant)
+                run_stage(run, "evaluate", clip)
+                metrics = json.loads((run / "reports" / "eval" / clip / "metrics.json").read_text())
+                kept = before.iloc[0]
+                rows = [row(clip, variant, tag, seed, metrics[variant], train_wall_s=kept["train_wall_s"],
+                            train_cpu_s=kept["train_cpu_s"], steps=kept["steps"], perceptual=kept["perceptual"],
+                            settings=kept["settings"])]
+                if not baselines_done:
+                    rows += [row(clip, name, baseline_tag(tag), "", metrics[name])
+                             for name in ("input_frame", "background", "tangram")]
+                    baselines_done = True
+                append(out, rows)
+                m = metrics[variant]
+                print(f"[{clip}] {tag} (models of {source}) {variant} seed {seed}: whole SSIM "
+                      f"{m['whole']['ssim']:.4f}, fg {m['foreground']['ssim']:.4f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
@@ -259,12 +298,16 @@ def main() -> None:
     parser.add_argument("--curve", type=Path, help="print quality against training CPU time of this results file "
                         "for --clips (the first) over --tags")
     parser.add_argument("--tags", nargs="+", default=[], help="with --curve: the runs, one point each")
+    parser.add_argument("--rescore", metavar="FROM_TAG", help="infer and evaluate the models of the FROM_TAG "
+                        "runs again with this code, as rows tagged --tag")
     args = parser.parse_args()
     if args.summary:
         return summary(args.summary, args.tag, args.figure)
     if args.curve:
         return curve(args.curve, args.clips[0], args.tags, args.figure)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    if args.rescore:
+        return rescore(args.clips, args.variants, args.seeds, args.work, args.rescore, args.tag, args.out)
     for clip in args.clips:
         base = prepare(clip, args.work, [o for o in args.overrides if o.split("=")[0].split(".")[0]
                                          in ("extract", "pose", "background", "pairs", "train_sp")])

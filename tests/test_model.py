@@ -89,6 +89,23 @@ def test_blending_nets_start_as_exactly_the_composites_they_are_given(video, var
     assert changed.any()
 
 
+@pytest.mark.parametrize("variant", ["ours", "ours_baseline"])
+def test_under_bfloat16_autocast_the_composites_stay_at_full_precision(video, variant):
+    # Inference runs the nets in bfloat16 on a CPU that has it; the warp and the composites, which
+    # copy pixels of I_in and B_in, must not lose their precision with them.
+    batch = batch_of(video, 32)
+    gens = generators(variant)
+    with torch.no_grad():
+        full = gens(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = gens(batch)
+    for key in ("T", SYNTHESIS, "comb", FINAL):
+        assert mixed[key].dtype == torch.float32, key
+    # at initialisation the heads are 0 in any precision: the outputs are the fp32 composites
+    torch.testing.assert_close(mixed["T"], full["T"], rtol=0, atol=1e-6)
+    torch.testing.assert_close(mixed[FINAL], full[FINAL], rtol=0, atol=1e-6)
+
+
 def test_enhancing_a_blending_net_keeps_its_output(video):
     # G = (g, g̃) starts as the trained g's output upsampled: the low phase's corrections carry over.
     gens = generators("ours")

@@ -187,18 +187,26 @@ class Generators(nn.Module):
             self.nets[name] = LocalEnhancer.from_global(g, self.config.n_local_blocks)
         self.config = dataclasses.replace(self.config, enhanced=True)
 
+    def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """One net, under the caller's autocast if any; its output back in float32, so that the
+        composites (which copy pixels of I_in and B_in) are computed at full precision."""
+        return self.nets[name](x).float()
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         pose = batch["P_ref"]
         if self.config.variant not in TWO_STAGE:
-            return {FINAL: self.nets[FINAL](pose)}
-        if self.config.blends and self.config.hidden_parts:
-            T, coverage, hidden = warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"],
-                                                    batch["part_valid"], batch["hidden_in"])
-        else:
-            T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
-                                                   batch["part_valid"])
-            hidden = None
-        raw = self.nets[SYNTHESIS](torch.cat([T, pose], 1))
+            return {FINAL: self._run(FINAL, pose)}
+        # The warp in float32 even under autocast: its interpolation and fill in bfloat16 cost the
+        # composite detail (0.001 foreground SSIM on a nearly static clip, benchmarks/README.md).
+        with torch.autocast(pose.device.type, enabled=False):
+            if self.config.blends and self.config.hidden_parts:
+                T, coverage, hidden = warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                                        batch["part_valid"], batch["hidden_in"])
+            else:
+                T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                                       batch["part_valid"])
+                hidden = None
+        raw = self._run(SYNTHESIS, torch.cat([T, pose], 1))
         if self.config.blends:
             # The person as a layer (colour, matte): Ĩ_out is it on green, I_comb over B_in.
             person, key = compose_layer(*tangram_layer(T, coverage, hidden), raw)
@@ -208,7 +216,7 @@ class Generators(nn.Module):
             synthesis = raw
             key = chroma_key(synthesis)
             comb = key * synthesis + (1 - key) * batch["B"]
-        raw = self.nets[FINAL](torch.cat([comb, pose], 1))
+        raw = self._run(FINAL, torch.cat([comb, pose], 1))
         final = compose(comb, raw) if self.config.blends else raw
         return {"T": T, SYNTHESIS: synthesis, "key": key, "comb": comb, FINAL: final}
 
