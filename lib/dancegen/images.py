@@ -58,6 +58,8 @@ def cpu_has_bf16() -> bool:
 
 def inference_autocast(device: torch.device) -> torch.dtype | None:
     """The autocast dtype generators run at for inference on ``device``: bfloat16 on a CPU that
-    computes it natively (the ours generator at 128²: 99 → 64 ms per frame on one core of this
-    machine's EPYC; the frames differ by 0.004 of 255 on average), else None (fp32). CUDA: fp32."""
+    computes it natively, else None (fp32). CUDA: fp32. Only the nets run in it; the warp and the
+    composites stay float32 (:meth:`dancegen.model.Generators.forward`). The ours generators of a
+    trained model at 128², one thread of this machine's EPYC: 106 → 86 ms per frame, I_out within
+    0.003 of 255 of fp32's on average (benchmarks/README.md)."""
     return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
