@@ -102,11 +102,16 @@ def one_run(clip: str, base: Path, variant: str, seed: int, tag: str, overrides:
     began = time.time()
     cpu = run_stage(run, "train", clip, variant)
     wall = time.time() - began
-    run_stage(run, "infer", clip, variant)
-    run_stage(run, "evaluate", clip)
-    return {"metrics": json.loads((run / "reports" / "eval" / clip / "metrics.json").read_text()),
+    return {"metrics": scored(run, clip, variant),
             "train": json.loads((run / "reports" / "train" / clip / variant / "metrics.json").read_text()),
             "wall": wall, "cpu": cpu}
+
+
+def scored(run: Path, clip: str, variant: str) -> dict:
+    """infer → evaluate in the run folder → the evaluation's metrics.json (variant and baselines)."""
+    run_stage(run, "infer", clip, variant)
+    run_stage(run, "evaluate", clip)
+    return json.loads((run / "reports" / "eval" / clip / "metrics.json").read_text())
 
 
 def row(clip: str, name: str, tag: str, seed, scores: dict, **extra) -> dict:
@@ -118,6 +123,15 @@ def row(clip: str, name: str, tag: str, seed, scores: dict, **extra) -> dict:
             "whole_ssim": get("whole", "ssim"), "whole_psnr": get("whole", "psnr"),
             "fg_ssim": get("foreground", "ssim"), "fg_psnr": get("foreground", "psnr"),
             "bg_ssim": get("background", "ssim"), "bg_psnr": get("background", "psnr"), **extra}
+
+
+def result_rows(clip: str, variant: str, tag: str, seed: int, metrics: dict, baselines: bool, **extra) -> list[dict]:
+    """The run's row, and with ``baselines`` the clip's trivial baselines scored with it."""
+    rows = [row(clip, variant, tag, seed, metrics[variant], **extra)]
+    if baselines:
+        rows += [row(clip, name, baseline_tag(tag), "", metrics[name])
+                 for name in ("input_frame", "background", "tangram")]
+    return rows
 
 
 def append(out: Path, rows: list[dict]) -> None:
@@ -267,18 +281,12 @@ def rescore(clips: list[str], variants: list[str], seeds: list[int], work: Path,
                                  & (trained["tag"] == source) & (trained["seed"] == seed)]
                 if len(before) != 1:
                     raise SystemExit(f"{out}: {len(before)} rows of {clip} {variant} seed {seed} tagged {source}")
-                run_stage(run, "infer", clip, variant)
-                run_stage(run, "evaluate", clip)
-                metrics = json.loads((run / "reports" / "eval" / clip / "metrics.json").read_text())
+                metrics = scored(run, clip, variant)
                 kept = before.iloc[0]
-                rows = [row(clip, variant, tag, seed, metrics[variant], train_wall_s=kept["train_wall_s"],
-                            train_cpu_s=kept["train_cpu_s"], steps=kept["steps"], perceptual=kept["perceptual"],
-                            settings=kept["settings"])]
-                if not baselines_done:
-                    rows += [row(clip, name, baseline_tag(tag), "", metrics[name])
-                             for name in ("input_frame", "background", "tangram")]
-                    baselines_done = True
-                append(out, rows)
+                append(out, result_rows(clip, variant, tag, seed, metrics, not baselines_done,
+                                        **{k: kept[k] for k in ("train_wall_s", "train_cpu_s", "steps",
+                                                                "perceptual", "settings")}))
+                baselines_done = True
                 m = metrics[variant]
                 print(f"[{clip}] {tag} (models of {source}) {variant} seed {seed}: whole SSIM "
                       f"{m['whole']['ssim']:.4f}, fg {m['foreground']['ssim']:.4f}", flush=True)
@@ -315,15 +323,13 @@ def main() -> None:
         for seed in args.seeds:
             for variant in args.variants:
                 result = one_run(clip, base, variant, seed, args.tag, args.overrides)
-                rows = [row(clip, variant, args.tag, seed, result["metrics"][variant],
-                            train_wall_s=round(result["wall"], 1), train_cpu_s=round(result["cpu"], 1),
-                            steps=result["train"].get("steps"), perceptual=result["train"].get("perceptual"),
-                            settings=" ".join(args.overrides))]
-                if not baselines_done:
-                    rows += [row(clip, name, baseline_tag(args.tag), "", result["metrics"][name])
-                             for name in ("input_frame", "background", "tangram")]
-                    baselines_done = True
-                append(args.out, rows)
+                append(args.out, result_rows(clip, variant, args.tag, seed, result["metrics"], not baselines_done,
+                                             train_wall_s=round(result["wall"], 1),
+                                             train_cpu_s=round(result["cpu"], 1),
+                                             steps=result["train"].get("steps"),
+                                             perceptual=result["train"].get("perceptual"),
+                                             settings=" ".join(args.overrides)))
+                baselines_done = True
                 m = result["metrics"][variant]
                 print(f"[{clip}] {args.tag} {variant} seed {seed}: whole SSIM {m['whole']['ssim']:.3f}, "
                       f"fg {m['foreground']['ssim']:.3f}, bg {m['background']['ssim']:.3f} "
