@@ -22,7 +22,7 @@ def test_the_repository_params_load_with_the_composing_defaults():
     from pathlib import Path
 
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
-    assert (params.model.upsample, params.model.compose, params.loss.perceptual) == ("resize", "blend", "auto")
+    assert (params.model.upsample, params.model.compose, params.loss.perceptual) == ("resize", "flow", "auto")
     assert params.inputs == InputSpec(params.posemap, params.pose.mask_threshold, params.background.dilate_px)
 
 

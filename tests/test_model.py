@@ -8,7 +8,7 @@ from conftest import batch_of, make_video
 
 from dancegen.config import LossParams, ModelParams
 from dancegen.model import (FINAL, GREEN, SYNTHESIS, GeneratorConfig, Generators, chroma_key,
-                            load_generators, on_green, save_generators,
+                            load_generators, move_layer, on_green, save_generators,
                             supervised_branches)
 from dancegen.objective import Critics, GeneratorObjective, targets
 from dancegen.nets.generator import LocalEnhancer, halve
@@ -22,9 +22,9 @@ def video(tmp_path_factory):
     return make_video(tmp_path_factory.mktemp("data"), size=64, n_train=4, n_test=2)
 
 
-def generators(variant: str) -> Generators:
+def generators(variant: str, compose: str = "blend") -> Generators:
     torch.manual_seed(0)
-    return Generators(GeneratorConfig.from_params(variant, TINY, K=3))
+    return Generators(GeneratorConfig.from_params(variant, dataclasses.replace(TINY, compose=compose), K=3))
 
 
 def test_chroma_key_separates_green_from_everything_else():
@@ -68,13 +68,13 @@ def test_generator_outputs(video, variant, keys):
         torch.testing.assert_close(out["comb"][scene], batch["B_in"][scene])
 
 
-@pytest.mark.parametrize("variant", ["ours", "ours_baseline"])
-def test_blending_nets_start_as_exactly_the_composites_they_are_given(video, variant):
+@pytest.mark.parametrize("variant, compose", [("ours", "blend"), ("ours_baseline", "blend"), ("ours", "flow")])
+def test_blending_nets_start_as_exactly_the_composites_they_are_given(video, variant, compose):
     from dancegen.parts import tangram, warp_parts_amodal
 
     batch = batch_of(video, 32)
-    gens = generators(variant)
-    assert gens.config.blends and gens.config.hidden_parts
+    gens = generators(variant, compose)
+    assert gens.config.blends and gens.config.hidden_parts and gens.config.flow == (compose == "flow")
     out = gens(batch)
     # the parts completed behind the parts that hid them, as the tangram baseline builds them
     T, coverage, hidden = warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"],
@@ -104,6 +104,41 @@ def test_under_bfloat16_autocast_the_composites_stay_at_full_precision(video, va
     # at initialisation the heads are 0 in any precision: the outputs are the fp32 composites
     torch.testing.assert_close(mixed["T"], full["T"], rtol=0, atol=1e-6)
     torch.testing.assert_close(mixed[FINAL], full[FINAL], rtol=0, atol=1e-6)
+
+
+def test_moving_a_layer_shifts_its_colour_and_alpha_by_the_flow():
+    torch.manual_seed(0)
+    alpha = torch.zeros(1, 1, 8, 8)
+    alpha[..., 2:6, 2:5] = 1.0
+    alpha[..., 2:6, 5] = 0.5                              # a soft right edge
+    colour = (torch.rand(1, 3, 8, 8) * 2 - 1) * (alpha > 0)
+    # flow 0 is the identity, bit for bit
+    same = move_layer(colour, alpha, torch.zeros(1, 2, 8, 8))
+    assert torch.equal(same[0], colour) and torch.equal(same[1], alpha)
+    # one pixel to the right: each pixel samples the one on its left (x units: 2 / width per pixel)
+    flow = torch.zeros(1, 2, 8, 8)
+    flow[:, 0] = -2 / 8
+    moved, moved_alpha = move_layer(colour, alpha, flow)
+    torch.testing.assert_close(moved_alpha[..., 1:], alpha[..., :-1])
+    torch.testing.assert_close(moved[..., 1:], colour[..., :-1])
+    # half a pixel: the edge is blended in alpha, while the colour stays the part's own (premultiplied)
+    flow[:, 0] = -1 / 8
+    moved, moved_alpha = move_layer(colour, alpha, flow)
+    torch.testing.assert_close(moved_alpha[0, 0, 3, 1:8], torch.tensor([0, 0.5, 1, 1, 0.75, 0.25, 0]))
+    torch.testing.assert_close(moved[..., 3, 2], colour[..., 3, 2])
+    torch.testing.assert_close(moved[..., 3, 6], colour[..., 3, 5])
+    assert moved[..., 3, 7].abs().max() == 0
+
+
+def test_the_flow_head_learns_to_move_the_parts(video):
+    batch = batch_of(video, 32)
+    gens = generators("ours", "flow")
+    assert gens.nets[SYNTHESIS].head[1].out_channels == 6 and gens.nets[FINAL].head[1].out_channels == 4
+    out = gens(batch)
+    # the synthesis loss's gradient reaches the flow channels of the (zero) head
+    (out[SYNTHESIS] - targets(batch, (SYNTHESIS,))[SYNTHESIS]).abs().mean().backward()
+    grad = gens.nets[SYNTHESIS].head[1].bias.grad
+    assert grad[4:6].abs().min() > 0
 
 
 def test_enhancing_a_blending_net_keeps_its_output(video):

@@ -47,7 +47,7 @@ def logged(paths, term: str) -> dict[int, float]:
     return {int(step): float(value) for step, value in (r.split("\t") for r in rows)}
 
 
-@pytest.mark.parametrize("compose, steps", [("paper", 1), ("blend", 2)])
+@pytest.mark.parametrize("compose, steps", [("paper", 1), ("blend", 2), ("flow", 2)])
 def test_every_network_learns_from_the_first_steps(video, compose, steps):
     # A blending net's head starts at exactly 0, so its first step moves only the head: the trunk
     # behind it gets a gradient from the second step on.

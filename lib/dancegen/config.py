@@ -89,7 +89,8 @@ class ModelParams:
     num_d_low: int = 2         # discriminator scales at the low resolution
     num_d_high: int = 3        # ... and at the high resolution
     upsample: str = "resize"   # resize (nearest ×2 + 3×3 conv) | transpose (pix2pixHD, the paper)
-    compose: str = "blend"     # blend (nets correct the composites they are given) | paper
+    compose: str = "flow"      # flow (blend, and the synthesis net moves the tangram's parts first) | blend
+                               # (the nets correct the composites they are given) | paper
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ def _check(p: Params, source: str) -> None:
         raise bad("infer.smooth_order", f"must be below infer.smooth_window ({p.infer.smooth_window}), "
                   f"got {p.infer.smooth_order}")
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
-                            ("model.compose", p.model.compose, ("blend", "paper")),
+                            ("model.compose", p.model.compose, ("blend", "flow", "paper")),
                             ("loss.perceptual", p.loss.perceptual, PERCEPTUAL)):
         if val not in known:
             raise bad(key, f"must be one of {', '.join(known)}, got '{val}'")

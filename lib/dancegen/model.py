@@ -24,6 +24,10 @@ Composition (``model.compose``) of the two-stage variants:
              so H_gen is that matte rather than a chroma key of Ĩ_out. The
              heads start at 0, so at initialisation Ĩ_out is exactly the tangram on green and I_out
              exactly I_comb: the scene is right from the first step and training improves the person.
+  ``flow``   ``blend``, and the synthesis net also predicts a flow that moves the tangram layer
+             before it corrects it (:func:`move_layer`), as vid2vid warps the previous frame: a part
+             the per-part affine warp left a few pixels off is moved, not repainted. The flow head
+             starts at 0 too, so at initialisation this is exactly ``blend``.
 pix2pixhd has no image to start from and always synthesises.
 
 Batch layout (:mod:`dancegen.inputs`, :class:`dancegen.dataset.PairDataset`, batched):
@@ -63,7 +67,10 @@ GREEN = (-1.0, 1.0, -1.0)
 KEY_THRESHOLD = 0.75
 KEY_SHARPNESS = 25.0
 
-COMPOSE = ("blend", "paper")
+COMPOSE = ("blend", "flow", "paper")
+# compose flow: the synthesis net's flow is FLOW_SCALE · its raw output, in grid_sample's [-1, 1]
+# units (resolution-free: 0.2 is 1/10 of the frame's side per unit).
+FLOW_SCALE = 0.2
 # The fusion net's gate starts nearly shut (σ(−3) ≈ 0.05): a correction of I_comb has to earn its
 # place, so an early, still noisy fusion net cannot paint over a scene and a person that are right.
 FUSION_GATE_BIAS = -3.0
@@ -112,6 +119,21 @@ def compose_layer(colour: torch.Tensor, alpha: torch.Tensor, raw: torch.Tensor) 
     return torch.stack([r, g, b], 1), (alpha + raw[:, 3:4]).clamp(0, 1)
 
 
+def move_layer(colour: torch.Tensor, alpha: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The layer ``colour (B, 3, H, W)`` (0 where empty), ``alpha (B, 1, H, W)`` sampled at each
+    pixel's position plus ``flow (B, 2, H, W)`` (x, y, in grid_sample's [-1, 1] units), bilinearly
+    and premultiplied, so that an edge does not take in the empty layer's colour → (colour, alpha)
+    in the same layout. ``flow`` = 0 returns the layer exactly."""
+    _, _, H, W = colour.shape
+    ys = (torch.arange(H, device=colour.device, dtype=colour.dtype) * 2 + 1) / H - 1
+    xs = (torch.arange(W, device=colour.device, dtype=colour.dtype) * 2 + 1) / W - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)[None] + flow.permute(0, 2, 3, 1)
+    moved = nn.functional.grid_sample(torch.cat([colour * alpha, alpha], 1), grid, mode="bilinear",
+                                      padding_mode="zeros", align_corners=False)
+    colour, alpha = moved[:, :3], moved[:, 3:4]
+    return torch.where(alpha > 1e-6, colour / alpha.clamp(min=1e-6), 0.0), alpha.clamp(0, 1)
+
+
 def pose_channels(K: int) -> int:
     """Channels of the stacked pose maps P_ref: 15 per pose."""
     return POSE_MAP_CHANNELS * K
@@ -140,17 +162,18 @@ class GeneratorConfig:
     upsample: str = "transpose"   # model.upsample (the defaults here are pix2pixHD's / the paper's)
     compose: str = "paper"        # model.compose
     hidden_parts: bool = False    # complete the parts behind the parts that hid them (blend; older files: no)
+    flow: bool = False            # the synthesis net moves the tangram layer (compose flow; older files: no)
 
     @classmethod
     def from_params(cls, variant: str, model: ModelParams, K: int) -> GeneratorConfig:
         return cls(variant, pose_channels(K), model.ngf, model.n_downsample, model.n_blocks,
                    model.n_local_blocks, upsample=model.upsample, compose=model.compose,
-                   hidden_parts=model.compose == "blend")
+                   hidden_parts=model.compose in ("blend", "flow"), flow=model.compose == "flow")
 
     @property
     def blends(self) -> bool:
         """Whether the nets predict corrections of composites (``blend`` on a two-stage variant)."""
-        return self.compose == "blend" and self.variant in TWO_STAGE
+        return self.compose in ("blend", "flow") and self.variant in TWO_STAGE
 
 
 class Generators(nn.Module):
@@ -166,14 +189,18 @@ class Generators(nn.Module):
         super().__init__()
         self.config = config
         pc = config.pose_channels
+        # A correcting net: image change and mask (compose_layer, compose), and for flow a 2-channel
+        # flow (move_layer); a synthesising net: the image.
+        out_ch, flow_ch = (4, 2 * config.flow) if config.blends else (3, 0)
         if config.variant in TWO_STAGE:
-            self.nets = nn.ModuleDict({SYNTHESIS: self._net(3 * NUM_PARTS + pc), FINAL: self._net(3 + pc)})
+            self.nets = nn.ModuleDict({SYNTHESIS: self._net(3 * NUM_PARTS + pc, out_ch + flow_ch),
+                                       FINAL: self._net(3 + pc, out_ch)})
         else:
-            self.nets = nn.ModuleDict({FINAL: self._net(pc)})
+            self.nets = nn.ModuleDict({FINAL: self._net(pc, out_ch)})
 
-    def _net(self, in_ch: int) -> nn.Module:
+    def _net(self, in_ch: int, out_ch: int) -> nn.Module:
         c = self.config
-        out_ch, head = (4, "zero") if c.blends else (3, "tanh")
+        head = "zero" if c.blends else "tanh"
         if c.enhanced:
             return LocalEnhancer(in_ch, out_ch, c.ngf // 2, c.n_downsample, c.n_blocks, c.n_local_blocks,
                                  c.upsample, head)
@@ -209,7 +236,10 @@ class Generators(nn.Module):
         raw = self._run(SYNTHESIS, torch.cat([T, pose], 1))
         if self.config.blends:
             # The person as a layer (colour, matte): Ĩ_out is it on green, I_comb over B_in.
-            person, key = compose_layer(*tangram_layer(T, coverage, hidden), raw)
+            colour, alpha = tangram_layer(T, coverage, hidden)
+            if self.config.flow:
+                colour, alpha = move_layer(colour, alpha, FLOW_SCALE * raw[:, 4:6])
+            person, key = compose_layer(colour, alpha, raw[:, :4])
             synthesis, comb = on_green(person, key), key * person + (1 - key) * batch["B_in"]
         else:
             # Eq. 2: the person keyed out of Ĩ_out, over the background plate.
