@@ -115,6 +115,7 @@ class TrainParams:
 
 
 PERCEPTUAL = ("auto", "vgg19", "efficientnet_lite0", "off")
+COMPOSE = ("flow", "blend", "paper")    # model.compose (dancegen.model)
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,7 @@ def _check(p: Params, source: str) -> None:
         raise bad("infer.smooth_order", f"must be below infer.smooth_window ({p.infer.smooth_window}), "
                   f"got {p.infer.smooth_order}")
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
-                            ("model.compose", p.model.compose, ("blend", "flow", "paper")),
+                            ("model.compose", p.model.compose, COMPOSE),
                             ("loss.perceptual", p.loss.perceptual, PERCEPTUAL)):
         if val not in known:
             raise bad(key, f"must be one of {', '.join(known)}, got '{val}'")

@@ -67,7 +67,6 @@ GREEN = (-1.0, 1.0, -1.0)
 KEY_THRESHOLD = 0.75
 KEY_SHARPNESS = 25.0
 
-COMPOSE = ("blend", "flow", "paper")
 # compose flow: the synthesis net's flow is FLOW_SCALE · its raw output, in grid_sample's [-1, 1]
 # units (resolution-free: 0.2 is 1/10 of the frame's side per unit).
 FLOW_SCALE = 0.2
@@ -161,7 +160,7 @@ class GeneratorConfig:
     enhanced: bool = False   # True once g has been wrapped in G = (g, g̃) for the high resolution
     upsample: str = "transpose"   # model.upsample (the defaults here are pix2pixHD's / the paper's)
     compose: str = "paper"        # model.compose
-    hidden_parts: bool = False    # complete the parts behind the parts that hid them (blend; older files: no)
+    hidden_parts: bool = False    # complete the parts behind the parts that hid them (blend, flow; older files: no)
     flow: bool = False            # the synthesis net moves the tangram layer (compose flow; older files: no)
 
     @classmethod
@@ -172,7 +171,7 @@ class GeneratorConfig:
 
     @property
     def blends(self) -> bool:
-        """Whether the nets predict corrections of composites (``blend`` on a two-stage variant)."""
+        """Whether the nets predict corrections of composites (``blend`` or ``flow`` on a two-stage variant)."""
         return self.compose in ("blend", "flow") and self.variant in TWO_STAGE
 
 
