@@ -67,6 +67,8 @@ GREEN = (-1.0, 1.0, -1.0)
 KEY_THRESHOLD = 0.75
 KEY_SHARPNESS = 25.0
 
+# The compositions whose nets correct the composites they are given (model.compose).
+BLENDING = ("blend", "flow")
 # compose flow: the synthesis net's flow is FLOW_SCALE · its raw output, in grid_sample's [-1, 1]
 # units (resolution-free: 0.2 is 1/10 of the frame's side per unit).
 FLOW_SCALE = 0.2
@@ -161,18 +163,22 @@ class GeneratorConfig:
     upsample: str = "transpose"   # model.upsample (the defaults here are pix2pixHD's / the paper's)
     compose: str = "paper"        # model.compose
     hidden_parts: bool = False    # complete the parts behind the parts that hid them (blend, flow; older files: no)
-    flow: bool = False            # the synthesis net moves the tangram layer (compose flow; older files: no)
 
     @classmethod
     def from_params(cls, variant: str, model: ModelParams, K: int) -> GeneratorConfig:
         return cls(variant, pose_channels(K), model.ngf, model.n_downsample, model.n_blocks,
                    model.n_local_blocks, upsample=model.upsample, compose=model.compose,
-                   hidden_parts=model.compose in ("blend", "flow"), flow=model.compose == "flow")
+                   hidden_parts=model.compose in BLENDING)
 
     @property
     def blends(self) -> bool:
         """Whether the nets predict corrections of composites (``blend`` or ``flow`` on a two-stage variant)."""
-        return self.compose in ("blend", "flow") and self.variant in TWO_STAGE
+        return self.compose in BLENDING and self.variant in TWO_STAGE
+
+    @property
+    def flow(self) -> bool:
+        """Whether the synthesis net also moves the tangram layer (``flow`` on a two-stage variant)."""
+        return self.compose == "flow" and self.variant in TWO_STAGE
 
 
 class Generators(nn.Module):
