@@ -23,11 +23,13 @@ def test_the_repository_params_load_with_the_composing_defaults():
 
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     assert (params.model.upsample, params.model.compose, params.loss.perceptual) == ("resize", "flow", "auto")
+    assert params.loss.synthesis_target == "both"
     assert params.inputs == InputSpec(params.posemap, params.pose.mask_threshold, params.background.dilate_px)
 
 
 @pytest.mark.parametrize("section, key, value", [
-    ("model", "upsample", "bicubic"), ("model", "compose", "residual"), ("loss", "perceptual", "vgg16")])
+    ("model", "upsample", "bicubic"), ("model", "compose", "residual"), ("loss", "perceptual", "vgg16"),
+    ("loss", "synthesis_target", "person")])
 def test_an_unknown_choice_names_the_key(tmp_path, section, key, value):
     with pytest.raises(DanceGenError, match=f"'{section}.{key}' must be one of"):
         load_params(write(tmp_path, **{section: {key: value}}))
@@ -73,6 +75,7 @@ def test_the_paper_setting_applies_as_dvc_experiment_arguments(tmp_path):
     pairs = dict(a.split("=", 1) for a in args[1::2])
     assert pairs["model.ngf"] == "32" and pairs["model.compose"] == "paper" and pairs["train.lr"] == "0.0002"
     assert pairs["train.high_res"] == "512" and pairs["loss.perceptual"] == "vgg19"
+    assert pairs["loss.synthesis_target"] == "green"
     # what dvc exp run -S does to params.yaml: the result loads, with the paper's numbers
     merged = yaml.safe_load((REPO / "params.yaml").read_text())
     for key, value in pairs.items():

@@ -6,9 +6,9 @@ import pytest
 import torch
 from conftest import batch_of, make_video
 
-from dancegen.config import LossParams, ModelParams
-from dancegen.model import (FINAL, GREEN, SYNTHESIS, GeneratorConfig, Generators, chroma_key,
-                            load_generators, move_layer, on_green, save_generators,
+from dancegen.config import SYNTHESIS_TARGETS, LossParams, ModelParams
+from dancegen.model import (COMB, FINAL, GREEN, SYNTHESIS, SYNTHESIS_JUDGED, GeneratorConfig, Generators,
+                            chroma_key, load_generators, move_layer, on_green, save_generators,
                             supervised_branches)
 from dancegen.objective import Critics, GeneratorObjective, targets
 from dancegen.nets.generator import LocalEnhancer, halve
@@ -130,13 +130,14 @@ def test_moving_a_layer_shifts_its_colour_and_alpha_by_the_flow():
     assert moved[..., 3, 7].abs().max() == 0
 
 
-def test_the_flow_head_learns_to_move_the_parts(video):
+@pytest.mark.parametrize("judged_on", [SYNTHESIS, COMB])
+def test_the_flow_head_learns_to_move_the_parts(video, judged_on):
     batch = batch_of(video, 32)
     gens = generators("ours", "flow")
     assert gens.nets[SYNTHESIS].head[1].out_channels == 6 and gens.nets[FINAL].head[1].out_channels == 4
     out = gens(batch)
-    # the synthesis loss's gradient reaches the flow channels of the (zero) head
-    (out[SYNTHESIS] - targets(batch, (SYNTHESIS,))[SYNTHESIS]).abs().mean().backward()
+    # the synthesis loss's gradient reaches the flow channels of the (zero) head, whichever image it judges
+    (out[judged_on] - targets(batch, (judged_on,))[judged_on]).abs().mean().backward()
     grad = gens.nets[SYNTHESIS].head[1].bias.grad
     assert grad[4:6].abs().min() > 0
 
@@ -166,25 +167,31 @@ def test_paper_composition_synthesises_on_the_plate(video):
 
 
 def test_supervised_branches():
-    assert supervised_branches("ours", 1.0) == (SYNTHESIS, FINAL)
-    assert supervised_branches("ours", 0.0) == (FINAL,)          # loss.w_synthesis = 0: the baseline
-    assert supervised_branches("ours_baseline", 1.0) == (FINAL,)
-    assert supervised_branches("pix2pixhd", 1.0) == (FINAL,)
+    assert supervised_branches("ours", 1.0, "green") == (SYNTHESIS, FINAL)
+    assert supervised_branches("ours", 1.0, "scene") == (COMB, FINAL)
+    assert supervised_branches("ours", 1.0, "both") == (SYNTHESIS, COMB, FINAL)
+    assert supervised_branches("ours", 0.0, "both") == (FINAL,)          # loss.w_synthesis = 0: the baseline
+    for target in SYNTHESIS_TARGETS:
+        assert supervised_branches("ours_baseline", 1.0, target) == (FINAL,)
+        assert supervised_branches("pix2pixhd", 1.0, target) == (FINAL,)
+    assert set(SYNTHESIS_JUDGED) == set(SYNTHESIS_TARGETS)       # params.yaml's choices, one meaning each
+    with pytest.raises(ValueError, match="synthesis target"):
+        supervised_branches("ours", 1.0, "person")
 
 
-def test_synthesis_target_is_the_reference_person_on_green(video):
+def test_targets_are_the_reference_person_on_green_for_synthesis_and_the_frame_for_the_rest(video):
     batch = batch_of(video, 32)
-    real = targets(batch, (SYNTHESIS, FINAL))
+    real = targets(batch, (SYNTHESIS, COMB, FINAL))
     person = batch["H_ref"].bool().expand(-1, 3, -1, -1)
     torch.testing.assert_close(real[SYNTHESIS][person], batch["I_ref"][person])
     green = torch.tensor(GREEN).view(1, 3, 1, 1).expand_as(real[SYNTHESIS])
     torch.testing.assert_close(real[SYNTHESIS][~person], green[~person])
-    assert real[FINAL] is batch["I_ref"]
+    assert real[COMB] is batch["I_ref"] and real[FINAL] is batch["I_ref"]
 
 
-def losses(variant: str, batch, w_synthesis: float = 1.0):
+def losses(variant: str, batch, w_synthesis: float = 1.0, synthesis_target: str = "both"):
     gens = generators(variant)
-    branches = supervised_branches(variant, w_synthesis)
+    branches = supervised_branches(variant, w_synthesis, synthesis_target)
     critics = Critics(branches, gens.config.pose_channels, TINY, num_d=2, w_gp=10.0)
     objective = GeneratorObjective(LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0, w_synthesis=w_synthesis), None, None)
     out = gens(batch)
@@ -197,9 +204,11 @@ def losses(variant: str, batch, w_synthesis: float = 1.0):
 
 def test_ours_has_both_branches_and_baseline_only_the_final(video):
     batch = batch_of(video, 32)
-    _, _, _, _, terms = losses("ours", batch)
     per_branch = {"g_rela", "fm", "d_rela", "gp"}
-    assert set(terms) == {f"{b}/{t}" for b in (SYNTHESIS, FINAL) for t in per_branch}
+    for target, judged in SYNTHESIS_JUDGED.items():
+        _, critics, _, _, terms = losses("ours", batch, synthesis_target=target)
+        assert set(terms) == {f"{b}/{t}" for b in (*judged, FINAL) for t in per_branch}
+        assert set(critics.nets) == {*judged, FINAL}          # one discriminator per judged image
     _, _, _, _, terms = losses("ours_baseline", batch)
     assert set(terms) == {f"{FINAL}/{t}" for t in per_branch}
     assert all(torch.isfinite(v) for v in terms.values())

@@ -60,7 +60,8 @@ def fixture(tmp_path):
         metrics[name] = {**scores, "config": {"resolution": R, "baseline": True}}
     for i, v in enumerate(VARIANTS):
         metrics[v] = {**_scores(100.0 + 10 * i),
-                      "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True}}
+                      "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True,
+                                 "compose": "flow", "synthesis_target": "scene" if v == "ours" else None}}
         with h5py.File((data / "infer" / "vid").mkdir(parents=True, exist_ok=True) or
                        data / "infer" / "vid" / f"{v}.h5", "w") as f:
             f["pairs_out"] = rng.integers(0, 255, (5, R, R, 3), dtype=np.uint8)
@@ -100,6 +101,9 @@ def test_report_renders_tables_figures_and_videos(fixture):
     assert "| pix2pixHD | 120.00 |" in t1
     assert "| Ours | 50.00 | 20.00 |" in text.split("**Table 3.")[1]
     assert "without the perceptual loss" in text                       # vgg_used: false is shown
+    config = text.split("## Configuration")[1].split("\n\n")[1]
+    assert "| vid | Ours | 32² | 7 | flow | I_comb vs I_ref |" in config    # what Ours's synthesis was judged on
+    assert "| vid | Ours-baseline | 32² | 7 | flow | – |" in config
     # the baselines follow the variants in every table, the background region has its own
     assert t1.index("| Ours |") < t1.index("| *Input frame (copied)* | 300.00 |") < t1.index("*Tangram over B_in*")
     assert "| *Background plate* | 6.00 | 40.000 | 0.9500 |" in text.split("**Background region")[1]

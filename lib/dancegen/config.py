@@ -116,6 +116,7 @@ class TrainParams:
 
 PERCEPTUAL = ("auto", "vgg19", "efficientnet_lite0", "off")
 COMPOSE = ("flow", "blend", "paper")    # model.compose (dancegen.model)
+SYNTHESIS_TARGETS = ("both", "green", "scene")  # loss.synthesis_target (dancegen.model.SYNTHESIS_JUDGED)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ class LossParams:
                                 # vgg19 | efficientnet_lite0 | off; weighted by w_vgg
     w_l1: float = 10.0          # L1 reconstruction term on every branch (not in the paper)
     w_synthesis: float = 1.0    # weight of the synthesis net's own losses; 0 = the paper's Ours-baseline
+    synthesis_target: str = "both"    # what judges the synthesis net: green (Ĩ_out against Ĩ_ref,
+                                      # the paper's) | scene (I_comb against I_ref) | both
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,8 @@ def _check(p: Params, source: str) -> None:
                   f"got {p.infer.smooth_order}")
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
                             ("model.compose", p.model.compose, COMPOSE),
-                            ("loss.perceptual", p.loss.perceptual, PERCEPTUAL)):
+                            ("loss.perceptual", p.loss.perceptual, PERCEPTUAL),
+                            ("loss.synthesis_target", p.loss.synthesis_target, SYNTHESIS_TARGETS)):
         if val not in known:
             raise bad(key, f"must be one of {', '.join(known)}, got '{val}'")
     for key in ("w_rela", "w_gp", "w_fm", "w_vgg", "w_sp", "w_s", "w_l1", "w_synthesis"):

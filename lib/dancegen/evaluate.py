@@ -27,7 +27,7 @@ writes it to ``reports/eval/<video>/``); its tables are the per-frame CSVs:
   ``novelty``  variant, frame, novelty, ssim
 and ``metrics`` is ``{variant or baseline: {whole: {mse, psnr, ssim}, foreground: {…}, background:
 {…}, difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations,
-perceptual, compose, upsample, vgg_used, sp_used} (baselines: {resolution, baseline: true})}}``.
+perceptual, compose, upsample, synthesis_target, vgg_used, sp_used} (baselines: {resolution, baseline: true})}}``.
 :func:`metrics_document` gathers the videos into the ``reports/metrics.json`` document:
 ``{video: that, MEAN_KEY: {variant or baseline: {whole, foreground, background, difference, videos}}}``.
 """
@@ -151,8 +151,9 @@ def _summary(pairs: pd.DataFrame, run: pd.DataFrame) -> dict:
 def _model_config(attrs: dict) -> dict:
     meta = json.loads(attrs.get("model_meta", "{}"))
     return {"resolution": int(attrs["resolution"]), "iterations": meta.get("steps"),
-            "compose": meta.get("compose"), "upsample": meta.get("upsample"), "perceptual": meta.get("perceptual"), "vgg_used": meta.get("vgg_used"),
-            "sp_used": meta.get("sp_used")}
+            "compose": meta.get("compose"), "upsample": meta.get("upsample"),
+            "synthesis_target": meta.get("synthesis_target"), "perceptual": meta.get("perceptual"),
+            "vgg_used": meta.get("vgg_used"), "sp_used": meta.get("sp_used")}
 
 
 def _novelty(pose: PoseStore, run_frames: np.ndarray, train_fraction: float, novelty_k: int) -> np.ndarray:

@@ -6,8 +6,10 @@ This is all inference needs; the discriminators and losses that train them are i
 Variants (:data:`VARIANTS`):
   ``ours``           T = warp_parts(I_in) (3.1); synthesis net G_s(T ⊕ P_ref) → Ĩ_out on green (3.3);
                      H_gen = chroma_key(Ĩ_out); I_comb = H_gen Ĩ_out + (1 − H_gen) B (eq. 2);
-                     fusion net G_f(I_comb ⊕ P_ref) → I_out (3.4). Ĩ_out is judged by D_s against
-                     Ĩ_ref = I_ref H_ref on green, I_out by D_f against I_ref.
+                     fusion net G_f(I_comb ⊕ P_ref) → I_out (3.4). The synthesis net is judged by
+                     D_s on Ĩ_out against Ĩ_ref = I_ref H_ref on green (the paper's), or on I_comb
+                     against I_ref, or both (``loss.synthesis_target``, :func:`supervised_branches`);
+                     I_out by D_f against I_ref.
   ``ours_baseline``  the same networks without Ĩ_out's supervision (no D_s, no synthesis losses):
                      G_s learns only through the fusion loss flowing back through I_comb.
   ``pix2pixhd``      one generator G(P_ref) → I_out judged against I_ref (the paper's baseline).
@@ -55,7 +57,10 @@ from dancegen.skeleton import NUM_PARTS
 from dancegen.store import atomic_path
 
 TWO_STAGE = ("ours", "ours_baseline")
-SYNTHESIS, FINAL = "synthesis", "final"
+SYNTHESIS, COMB, FINAL = "synthesis", "comb", "final"
+# loss.synthesis_target → the outputs that judge the synthesis net (dancegen.objective.targets):
+# Ĩ_out against the reference person on green (the paper's), I_comb against the frame, or both.
+SYNTHESIS_JUDGED = {"green": (SYNTHESIS,), "scene": (COMB,), "both": (SYNTHESIS, COMB)}
 
 # The chroma-key colour, pure green in the [-1, 1] RGB of the networks.
 GREEN = (-1.0, 1.0, -1.0)
@@ -140,12 +145,15 @@ def pose_channels(K: int) -> int:
     return POSE_MAP_CHANNELS * K
 
 
-def supervised_branches(variant: str, w_synthesis: float) -> tuple[str, ...]:
-    """The outputs of ``variant`` that have a discriminator and losses of their own."""
+def supervised_branches(variant: str, w_synthesis: float, synthesis_target: str) -> tuple[str, ...]:
+    """The outputs of ``variant`` that have a discriminator and losses of their own: ``final``, and
+    for ``ours`` those that judge the synthesis net (``loss.synthesis_target``, :data:`SYNTHESIS_JUDGED`)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant '{variant}' (known: {', '.join(VARIANTS)})")
+    if synthesis_target not in SYNTHESIS_JUDGED:
+        raise ValueError(f"unknown synthesis target '{synthesis_target}' (known: {', '.join(SYNTHESIS_JUDGED)})")
     if variant == "ours" and w_synthesis > 0:
-        return (SYNTHESIS, FINAL)
+        return (*SYNTHESIS_JUDGED[synthesis_target], FINAL)
     return (FINAL,)
 
 
@@ -253,7 +261,7 @@ class Generators(nn.Module):
             comb = key * synthesis + (1 - key) * batch["B"]
         raw = self._run(FINAL, torch.cat([comb, pose], 1))
         final = compose(comb, raw) if self.config.blends else raw
-        return {"T": T, SYNTHESIS: synthesis, "key": key, "comb": comb, FINAL: final}
+        return {"T": T, SYNTHESIS: synthesis, "key": key, COMB: comb, FINAL: final}
 
 
 def save_generators(path: str | Path, generators: Generators, resolution: int, meta: dict) -> None:

@@ -1,12 +1,13 @@
 """What trains the generators: the discriminators and the generators' loss of eq. 8 (training only).
 
-Each supervised output of :class:`dancegen.model.Generators` is a *branch*: ``synthesis`` (Ĩ_out)
-and ``final`` (I_out). A branch has a conditional multi-scale discriminator D(image ⊕ P_ref)
+Each supervised output of :class:`dancegen.model.Generators` is a *branch*: ``synthesis`` (Ĩ_out),
+``comb`` (I_comb) and ``final`` (I_out). A branch has a conditional multi-scale discriminator D(image ⊕ P_ref)
 (:class:`Critics`) and the generator loss of eq. 8, w_rela L_rela + w_FM L_FM + w_VGG L_perc +
 w_SP L_SP (+ w_L1 L1, ours) (:class:`GeneratorObjective`); its discriminator minimises
-L_rela(D) + w_GP GP. The synthesis branch's terms are further weighted by ``loss.w_synthesis``
-(0 makes ``ours`` the baseline). Both generators are trained jointly from the sum of all
-branches' losses.
+L_rela(D) + w_GP GP. The synthesis net is judged on Ĩ_out (branch ``synthesis``), on I_comb
+(branch ``comb``) or on both (``loss.synthesis_target``), and those branches' terms are further
+weighted by ``loss.w_synthesis`` (0 makes ``ours`` the baseline). Both generators are trained
+jointly from the sum of all branches' losses.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dancegen.config import LossParams, ModelParams
 from dancegen.errors import DanceGenError
 from dancegen.losses import (FeatureLoss, VGGLoss, feature_matching_loss, gradient_penalty, rela_d_loss,
                              rela_g_loss, sp_loss)
-from dancegen.model import FINAL, SYNTHESIS, on_green
+from dancegen.model import COMB, FINAL, SYNTHESIS, on_green
 from dancegen.nets.discriminator import MultiscaleDiscriminator
 from dancegen.nets.efficientnet import load_efficientnet_lite0
 from dancegen.nets.sp_encoder import SPNet
@@ -64,8 +65,15 @@ def perceptual_term(loss: LossParams) -> tuple[nn.Module | None, str]:
 
 
 def targets(batch: dict[str, torch.Tensor], branches: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """Ground truth of each branch: Ĩ_ref = I_ref ⊗ H_ref on green for synthesis, I_ref for final."""
-    real = {SYNTHESIS: lambda: on_green(batch["I_ref"], batch["H_ref"]), FINAL: lambda: batch["I_ref"]}
+    """Ground truth of each branch: Ĩ_ref = I_ref ⊗ H_ref on green for ``synthesis`` (Ĩ_out), I_ref
+    for ``comb`` (I_comb) and ``final`` (I_out).
+
+    Judged on green (the paper's), the synthesis net learns the person's outline from H_ref, the
+    detector's mask, and every error of that mask with it; judged by I_comb, the frame itself says
+    where the person ends, as the fusion net and the evaluation see it (benchmarks/README.md: "The
+    synthesis net judged on the scene")."""
+    real = {SYNTHESIS: lambda: on_green(batch["I_ref"], batch["H_ref"]), COMB: lambda: batch["I_ref"],
+            FINAL: lambda: batch["I_ref"]}
     return {name: real[name]() for name in branches}
 
 
@@ -172,6 +180,6 @@ class GeneratorObjective(nn.Module):
                 phi_p_fake, phi_s_fake = self._sp_features(fake)
                 branch["sp"] = sp_loss(phi_p_real, phi_p_fake, phi_s_real, phi_s_fake, w.w_s)
                 total = total + w.w_sp * branch["sp"]
-            loss = loss + (w.w_synthesis if name == SYNTHESIS else 1.0) * total.float()
+            loss = loss + (w.w_synthesis if name in (SYNTHESIS, COMB) else 1.0) * total.float()
             terms.update({f"{name}/{k}": v.float() for k, v in branch.items()})
         return loss, terms

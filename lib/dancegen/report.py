@@ -46,6 +46,8 @@ from dancegen.store import atomic_dir, atomic_path
 ROW_LABELS = {**VARIANT_LABELS, **{k: f"*{v}*" for k, v in BASELINE_LABELS.items()}}
 PERCEPTUAL_LABELS = {"vgg19": "VGG19 (the paper's)", "efficientnet_lite0": "EfficientNet-Lite0 (offline stand-in)",
                      "off": "**off**"}
+SYNTHESIS_TARGET_LABELS = {"scene": "I_comb vs I_ref", "green": "Ĩ_out vs Ĩ_ref (the paper's)",
+                           "both": "both"}
 N_FIG6_COLUMNS = 4
 # A transfer's videos (dancegen.transfer), in the order shown, with what each one shows.
 TRANSFER_VIDEOS = {"result": "the result", "side_by_side": "reference | result",
@@ -123,15 +125,19 @@ def _perceptual(cfg: dict) -> str:
 
 
 def config_table(metrics: dict, inputs: ReportInputs) -> str:
-    lines = ["| video | variant | resolution | iterations | composition | upsampling | perceptual loss | L_SP |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| video | variant | resolution | iterations | composition | synthesis judged on | upsampling "
+             "| perceptual loss | L_SP |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for video in inputs.personal:
         for v in inputs.ordered_variants():
             cfg = metrics[video][v].get("config", {})
             sp = {True: "on", False: "off"}.get(cfg.get("sp_used"), "?")
             compose = cfg.get("compose", "?") if v != "pix2pixhd" else "–"
+            # Only Ours has a synthesis branch of its own (none with loss.w_synthesis = 0).
+            target = cfg.get("synthesis_target") if v == "ours" else None
+            judged_on = SYNTHESIS_TARGET_LABELS.get(target, "?") if target else "–"
             lines.append(f"| {video} | {VARIANT_LABELS[v]} | {cfg.get('resolution')}² | "
-                         f"{cfg.get('iterations')} | {compose} | {cfg.get('upsample', '?')} | "
+                         f"{cfg.get('iterations')} | {compose} | {judged_on} | {cfg.get('upsample', '?')} | "
                          f"{_perceptual(cfg)} | {sp} |")
     return "\n".join(lines)
 

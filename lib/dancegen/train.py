@@ -65,7 +65,7 @@ from dancegen.dataset import PairDataset
 from dancegen.errors import DanceGenError
 from dancegen.images import to_uint8
 from dancegen.layout import TrainPaths
-from dancegen.model import (FINAL, SYNTHESIS, TWO_STAGE, GeneratorConfig, Generators,
+from dancegen.model import (COMB, FINAL, SYNTHESIS, TWO_STAGE, GeneratorConfig, Generators,
                             save_generators, supervised_branches)
 from dancegen.nets.sp_encoder import load_sp
 from dancegen.objective import Critics, GeneratorObjective, perceptual_term, targets
@@ -420,7 +420,7 @@ def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]
     if variant in TWO_STAGE:
         T = outputs["T"][:n]
         parts = T.reshape(n, -1, 3, *T.shape[-2:]).sum(1)    # parts barely overlap; gaps stay 0 (grey)
-        columns = [batch["I_in"][:n], parts, outputs[SYNTHESIS][:n], outputs["comb"][:n]]
+        columns = [batch["I_in"][:n], parts, outputs[SYNTHESIS][:n], outputs[COMB][:n]]
     else:
         current = batch["P_ref"][:n, :POSE_MAP_CHANNELS]
         pose = current.amax(1, keepdim=True).expand(-1, 3, -1, -1) * 2 - 1
@@ -535,7 +535,7 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
            inputs: InputSpec, ranks: Ranks) -> dict:
     device, amp_dtype = select_device(train.precision, ranks.local_rank)
     _seed(train.seed)
-    branches = supervised_branches(variant, loss.w_synthesis)
+    branches = supervised_branches(variant, loss.w_synthesis, loss.synthesis_target)
     frozen = _loss_networks(loss, paths.sp, device)
     fp = fingerprint(variant, model, train, loss, inputs, paths, frozen.sp_used, frozen.perceptual)
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
@@ -577,6 +577,7 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
                                          runlog, fp, ranks)
     result = trainer.result
     summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
+               "synthesis_target": loss.synthesis_target if branches != (FINAL,) else None,
                "ema_decay": train.ema_decay,
                "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
                "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
