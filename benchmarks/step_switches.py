@@ -76,8 +76,9 @@ class Candidate:
         objective = GeneratorObjective(loss, FeatureLoss(load_efficientnet_lite0().features), SPNet(16), sp_res)
         phase = Phase(1, "high", train.high_res, 10 ** 6, model.num_d_high, True, 0)
         amp = torch.bfloat16 if "bf16" in switches else None
-        self.trainer = Trainer(generators, supervised_branches("ours", loss.w_synthesis, loss.synthesis_target), phase, model, loss, train,
-                               objective, torch.device("cpu"), amp, Ranks())
+        branches = supervised_branches("ours", loss.w_synthesis, loss.synthesis_target)
+        self.trainer = Trainer(generators, branches, phase, model, loss, train, objective, torch.device("cpu"),
+                               amp, Ranks())
         cl = "channels_last" in switches
         if cl:
             self.trainer.channels_last = True

@@ -48,7 +48,8 @@ def main() -> None:
     objective = GeneratorObjective(loss, VGGLoss(Vgg19Features()) if args.vgg else None, None)
     phase = Phase(int(high_phase), args.phase, res, args.steps,
                   model.num_d_high if high_phase else model.num_d_low, high_phase, 0)
-    trainer = Trainer(generators, supervised_branches(args.variant, loss.w_synthesis, loss.synthesis_target), phase, model, loss,
+    branches = supervised_branches(args.variant, loss.w_synthesis, loss.synthesis_target)
+    trainer = Trainer(generators, branches, phase, model, loss,
                       TrainParams(batch_size=batch_size), objective, device, amp, Ranks())
     batch = random_batch(batch_size, res, channels_last=False)
     wall, cpu = [], []

@@ -27,7 +27,8 @@ writes it to ``reports/eval/<video>/``); its tables are the per-frame CSVs:
   ``novelty``  variant, frame, novelty, ssim
 and ``metrics`` is ``{variant or baseline: {whole: {mse, psnr, ssim}, foreground: {…}, background:
 {…}, difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations,
-perceptual, compose, upsample, synthesis_target, vgg_used, sp_used} (baselines: {resolution, baseline: true})}}``.
+perceptual, compose, upsample, synthesis_target, vgg_used, sp_used} (baselines: {resolution,
+baseline: true})}}``.
 :func:`metrics_document` gathers the videos into the ``reports/metrics.json`` document:
 ``{video: that, MEAN_KEY: {variant or baseline: {whole, foreground, background, difference, videos}}}``.
 """

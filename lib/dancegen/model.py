@@ -147,11 +147,13 @@ def pose_channels(K: int) -> int:
 
 def supervised_branches(variant: str, w_synthesis: float, synthesis_target: str) -> tuple[str, ...]:
     """The outputs of ``variant`` that have a discriminator and losses of their own: ``final``, and
-    for ``ours`` those that judge the synthesis net (``loss.synthesis_target``, :data:`SYNTHESIS_JUDGED`)."""
+    for ``ours`` those that judge the synthesis net (``loss.synthesis_target``,
+    :data:`SYNTHESIS_JUDGED`)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant '{variant}' (known: {', '.join(VARIANTS)})")
     if synthesis_target not in SYNTHESIS_JUDGED:
-        raise ValueError(f"unknown synthesis target '{synthesis_target}' (known: {', '.join(SYNTHESIS_JUDGED)})")
+        raise ValueError(f"unknown synthesis target '{synthesis_target}' "
+                         f"(known: {', '.join(SYNTHESIS_JUDGED)})")
     if variant == "ours" and w_synthesis > 0:
         return (*SYNTHESIS_JUDGED[synthesis_target], FINAL)
     return (FINAL,)

@@ -1,12 +1,12 @@
 """What trains the generators: the discriminators and the generators' loss of eq. 8 (training only).
 
 Each supervised output of :class:`dancegen.model.Generators` is a *branch*: ``synthesis`` (Ĩ_out),
-``comb`` (I_comb) and ``final`` (I_out). A branch has a conditional multi-scale discriminator D(image ⊕ P_ref)
-(:class:`Critics`) and the generator loss of eq. 8, w_rela L_rela + w_FM L_FM + w_VGG L_perc +
+``comb`` (I_comb) and ``final`` (I_out). A branch has a conditional multi-scale discriminator
+D(image ⊕ P_ref) (:class:`Critics`) and the generator loss of eq. 8, w_rela L_rela + w_FM L_FM + w_VGG L_perc +
 w_SP L_SP (+ w_L1 L1, ours) (:class:`GeneratorObjective`); its discriminator minimises
 L_rela(D) + w_GP GP. The synthesis net is judged on Ĩ_out (branch ``synthesis``), on I_comb
-(branch ``comb``) or on both (``loss.synthesis_target``), and those branches' terms are further
-weighted by ``loss.w_synthesis`` (0 makes ``ours`` the baseline). Both generators are trained
+(branch ``comb``) or on both (``loss.synthesis_target``), and every branch but ``final`` is the
+synthesis net's: its terms are further weighted by ``loss.w_synthesis`` (0 makes ``ours`` the baseline). Both generators are trained
 jointly from the sum of all branches' losses.
 """
 
@@ -180,6 +180,6 @@ class GeneratorObjective(nn.Module):
                 phi_p_fake, phi_s_fake = self._sp_features(fake)
                 branch["sp"] = sp_loss(phi_p_real, phi_p_fake, phi_s_real, phi_s_fake, w.w_s)
                 total = total + w.w_sp * branch["sp"]
-            loss = loss + (w.w_synthesis if name in (SYNTHESIS, COMB) else 1.0) * total.float()
+            loss = loss + (1.0 if name == FINAL else w.w_synthesis) * total.float()
             terms.update({f"{name}/{k}": v.float() for k, v in branch.items()})
         return loss, terms

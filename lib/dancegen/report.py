@@ -47,7 +47,7 @@ ROW_LABELS = {**VARIANT_LABELS, **{k: f"*{v}*" for k, v in BASELINE_LABELS.items
 PERCEPTUAL_LABELS = {"vgg19": "VGG19 (the paper's)", "efficientnet_lite0": "EfficientNet-Lite0 (offline stand-in)",
                      "off": "**off**"}
 SYNTHESIS_TARGET_LABELS = {"scene": "I_comb vs I_ref", "green": "Ĩ_out vs Ĩ_ref (the paper's)",
-                           "both": "both"}
+                           "both": "Ĩ_out vs Ĩ_ref and I_comb vs I_ref"}
 N_FIG6_COLUMNS = 4
 # A transfer's videos (dancegen.transfer), in the order shown, with what each one shows.
 TRANSFER_VIDEOS = {"result": "the result", "side_by_side": "reference | result",
