@@ -34,7 +34,7 @@ demo: setup
 
 # The paper's setting (params.paper.yaml) as a DVC experiment named "paper"; params.yaml is kept.
 paper: setup
-	@args=$$($(BIN)/python -m dancegen.config --set-args params.paper.yaml) || exit 1; \
+	@args=$$($(BIN)/python -m dancegen.core.config --set-args params.paper.yaml) || exit 1; \
 	  $(BIN)/dvc exp run -n paper $$args
 
 test: setup

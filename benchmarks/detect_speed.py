@@ -21,10 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dancegen import framing, skeleton, video
-from dancegen.config import load_params
-from dancegen.detect import detect_video, run_bounds
-from dancegen.store import FrameWriter, PoseStore
+from dancegen.preprocess import framing
+
+from dancegen.body import skeleton
+
+from dancegen.preprocess import video
+from dancegen.core.config import load_params
+from dancegen.preprocess.detect import detect_video, run_bounds
+from dancegen.core.store import FrameWriter, PoseStore
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

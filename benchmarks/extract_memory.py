@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dancegen.config import ExtractParams
-from dancegen.extract import extract_video
+from dancegen.core.config import ExtractParams
+from dancegen.preprocess.extract import extract_video
 
 CROP = (420, 0, 1080)   # the centred full-height square of a 1920×1080 frame
 
@@ -32,7 +32,7 @@ def make_input(path: Path, seconds: int) -> None:
 
 
 def extract(video: Path, out: Path, size: int) -> dict:
-    """Runs in the child process: the stage's own code (:func:`dancegen.extract.extract_video`) with a
+    """Runs in the child process: the stage's own code (:func:`dancegen.preprocess.extract.extract_video`) with a
     fixed square instead of the person probe and without the sound and surround image; returns its
     measurements."""
     start = time.perf_counter()

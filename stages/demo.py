@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from dancegen.cli import run_stage
-from dancegen.config import load_params
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
 from dancegen.demo import write_demo
 
 OUT_DIR = "data/demo"

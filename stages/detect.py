@@ -6,10 +6,10 @@ python stages/detect.py VIDEO   reads data/frames/VIDEO.h5, writes data/pose/VID
 import argparse
 import logging
 
-from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.layout import frames_file, pose_file
-from dancegen.detect import detect_video
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
+from dancegen.core.layout import frames_file, pose_file
+from dancegen.preprocess.detect import detect_video
 
 
 def main() -> None:

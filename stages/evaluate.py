@@ -3,18 +3,18 @@
 python stages/evaluate.py VIDEO
 
 Reads  data/infer/VIDEO/VARIANT.h5 for every VARIANT of train.variants, data/frames/VIDEO.h5,
-       data/pose/VIDEO.h5, data/background/VIDEO/
+       data/pose/VIDEO.h5, data/pairs/VIDEO.split.json, data/background/VIDEO/
 Writes reports/eval/VIDEO/: metrics.json, pairs.csv, run.csv, novelty.csv (layouts:
-       dancegen.evaluate) and test_results.png (Fig. 6, dancegen.figures)
+       dancegen.evaluate.evaluate) and test_results.png (Fig. 6, dancegen.evaluate.figures)
 """
 
 import argparse
 
-from dancegen.cli import run_stage
-from dancegen.config import load_params
-
-from dancegen.evaluate import write_evaluation
-from dancegen.layout import DATA, VideoPaths, evaluation_dir
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
+from dancegen.core.layout import DATA, VideoPaths, evaluation_dir
+from dancegen.evaluate.evaluate import write_evaluation
+from dancegen.model.personal import PersonalVideo
 
 
 def main() -> None:
@@ -23,8 +23,9 @@ def main() -> None:
     video = parser.parse_args().video
     params = load_params()
     params.personal_video(video)  # an unknown or non-personal name fails here, naming params.yaml
-    write_evaluation(evaluation_dir(video), video, VideoPaths.of(video), params.train.variants, DATA,
-                     params.pairs.train_fraction, params.inputs, params.evaluate.novelty_k)
+    with PersonalVideo(VideoPaths.of(video)) as personal:
+        write_evaluation(evaluation_dir(video), personal, params.train.variants, DATA, params.inputs,
+                         params.evaluate.novelty_k)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,16 @@
 and the scene around the crop.
 
 python stages/extract.py VIDEO   reads the file params.yaml lists for VIDEO, writes data/frames/VIDEO.h5
-                                 (layout in dancegen.store)
+                                 (layout in dancegen.core.store)
 """
 
 import argparse
 import logging
 
-from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.layout import frames_file
-from dancegen.extract import extract_video
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
+from dancegen.core.layout import frames_file
+from dancegen.preprocess.extract import extract_video
 
 
 def main() -> None:

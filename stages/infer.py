@@ -3,18 +3,18 @@
 python stages/infer.py VIDEO VARIANT
 
 Reads  data/models/VIDEO/VARIANT/model.pt, data/frames/VIDEO.h5, data/pose/VIDEO.h5,
-       data/pairs/VIDEO.csv, data/background/VIDEO/
-Writes data/infer/VIDEO/VARIANT.h5 (layout: dancegen.infer)
+       data/pairs/VIDEO.csv, data/pairs/VIDEO.split.json, data/background/VIDEO/
+Writes data/infer/VIDEO/VARIANT.h5 (layout: dancegen.transfer.infer)
 """
 
 import argparse
 import logging
 
-from dancegen import infer
-from dancegen.cli import run_stage
-from dancegen.config import VARIANTS, load_params
-
-from dancegen.layout import VideoPaths, infer_file, model_path
+from dancegen.core.cli import run_stage
+from dancegen.core.config import VARIANTS, load_params
+from dancegen.core.layout import VideoPaths, infer_file, model_path
+from dancegen.model.personal import PersonalVideo
+from dancegen.transfer.infer import infer_video
 
 
 def main() -> None:
@@ -24,10 +24,9 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     params.personal_video(args.video)
-    counts = infer.infer_video(
-        infer_file(args.video, args.variant), args.video, VideoPaths.of(args.video),
-        model_path(args.video, args.variant), params.inputs, params.pairs.train_fraction,
-        params.infer.batch_size)
+    with PersonalVideo(VideoPaths.of(args.video)) as video:
+        counts = infer_video(infer_file(args.video, args.variant), video, model_path(args.video, args.variant),
+                             params.inputs, params.infer.batch_size)
     logging.info("%d test pairs, %d run frames", counts["pairs"], counts["run_frames"])
 
 

@@ -3,15 +3,15 @@
 python stages/report.py
 
 Reads  reports/eval/VIDEO/ of every personal VIDEO, reports/train/, data/sp/, data/transfer/
-       (layouts: dancegen.report)
+       (layouts: dancegen.evaluate.report)
 Writes reports/metrics.json, reports/README.md, reports/figures/, reports/videos/
 """
 
 import argparse
 
-from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.report import ReportInputs, build_report
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
+from dancegen.evaluate.report import ReportInputs, build_report
 
 
 def main() -> None:

@@ -11,10 +11,10 @@ Writes data/models/VIDEO/VARIANT/model.pt, data/checkpoints/VIDEO/VARIANT/ (resu
 
 import argparse
 
-from dancegen.cli import run_stage
-from dancegen.config import VARIANTS, load_params
-from dancegen.layout import TrainPaths
-from dancegen.train import train_model
+from dancegen.core.cli import run_stage
+from dancegen.core.config import VARIANTS, load_params
+from dancegen.core.layout import TrainPaths
+from dancegen.train.loop import train_model
 
 
 def main() -> None:

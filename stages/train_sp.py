@@ -1,15 +1,16 @@
 """Train the joint parsing + pose network whose encoder features give L_SP (paper eq. 7).
 
-python stages/train_sp.py VIDEO   reads data/frames/VIDEO.h5 and data/pose/VIDEO.h5, writes the
-                                  directory data/sp/VIDEO/ (sp.pt, metrics.json)
+python stages/train_sp.py VIDEO   reads data/frames/VIDEO.h5, data/pose/VIDEO.h5 and its split,
+                                  data/pairs/VIDEO.split.json; writes the directory data/sp/VIDEO/ (sp.pt, metrics.json)
 """
 
 import argparse
 
-from dancegen.cli import run_stage
-from dancegen.config import load_params
-from dancegen.layout import frames_file, pose_file, sp_dir
-from dancegen.train_sp import train_sp
+from dancegen.core.cli import run_stage
+from dancegen.core.config import load_params
+from dancegen.core.layout import VideoPaths, sp_dir
+from dancegen.model.personal import PersonalVideo
+from dancegen.train.sp import train_sp
 
 
 def main() -> None:
@@ -17,7 +18,8 @@ def main() -> None:
     parser.add_argument("video", help="name of a personal video listed in params.yaml")
     video = parser.parse_args().video
     params = load_params()
-    train_sp(frames_file(video), pose_file(video), params.pairs.train_fraction, params.train_sp, sp_dir(video))
+    with PersonalVideo(VideoPaths.of(video)) as personal:
+        train_sp(personal, params.train_sp, sp_dir(video))
 
 
 if __name__ == "__main__":

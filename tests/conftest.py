@@ -7,12 +7,12 @@ import numpy as np
 import torch
 
 from dancegen import demo
-from dancegen.background import save_background
-from dancegen.config import InputSpec, PosemapParams
-from dancegen.dataset import PairDataset
-from dancegen.pairs import make_pairs
-from dancegen.store import FrameWriter, PoseWriter
-from dancegen.layout import TrainPaths
+from dancegen.preprocess.background import save_background
+from dancegen.core.config import InputSpec, PosemapParams
+from dancegen.model.dataset import PairDataset
+from dancegen.preprocess.pairs import make_pairs, write_split
+from dancegen.core.store import FrameWriter, PoseWriter
+from dancegen.core.layout import TrainPaths
 
 FPS = 30
 
@@ -24,7 +24,8 @@ def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 
     frames = list(demo.render_video("personal", seconds, size, FPS, seed=0))
     name = "clip"
     paths = TrainPaths(frames=root / "frames" / f"{name}.h5", pose=root / "pose" / f"{name}.h5",
-                       pairs=root / "pairs" / f"{name}.csv", background=root / "background" / name,
+                       pairs=root / "pairs" / f"{name}.csv", split=root / "pairs" / f"{name}.split.json",
+                       background=root / "background" / name,
                        sp=root / "sp" / name / "sp.pt", model=root / "models" / name / "model.pt",
                        checkpoints=root / "checkpoints" / name, logs=root / "reports" / name)
     valid = np.array([t not in invalid for t in range(len(frames))])
@@ -36,11 +37,12 @@ def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 
     save_background(paths.background, background, np.ones((size, size)), len(frames), len(frames))
     paths.pairs.parent.mkdir(parents=True)
     make_pairs(valid, 0.75, n_train, n_test, seed=0, source=paths.pose).to_csv(paths.pairs, index=False)
+    write_split(paths.split, len(frames), 0.75)
     return paths
 
 
 def dataset(paths: TrainPaths, resolution: int, split: str = "train", K: int = 3) -> PairDataset:
-    return PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, split, resolution,
+    return PairDataset(paths, split, resolution,
                        InputSpec(PosemapParams(K=K)))
 
 

@@ -7,9 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from dancegen import background, skeleton
-from dancegen.errors import DanceGenError
-from dancegen.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+from dancegen.preprocess import background
+
+from dancegen.body import skeleton
+from dancegen.core.errors import DanceGenError
+from dancegen.core.store import FrameStore, FrameWriter, PoseStore, PoseWriter
 
 REPO = Path(__file__).resolve().parents[1]
 S = 64

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dancegen.config import InputSpec, Params, load_params, override_args
-from dancegen.errors import DanceGenError
+from dancegen.core.config import InputSpec, Params, load_params, override_args
+from dancegen.core.errors import DanceGenError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,8 @@
 """PairDataset on a short clip of the demo renderer, written in the pipeline's on-disk formats
 (:func:`conftest.make_video`)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,11 +10,11 @@ from conftest import FPS, dataset, make_video
 from torch.utils.data import DataLoader
 
 from dancegen import demo
-from dancegen.config import InputSpec, PosemapParams
-from dancegen.dataset import PairDataset
-from dancegen.errors import DanceGenError
-from dancegen.store import PoseStore
-from dancegen.layout import TrainPaths
+from dancegen.core.config import InputSpec, PosemapParams
+from dancegen.model.dataset import PairDataset
+from dancegen.core.errors import DanceGenError
+from dancegen.core.store import PoseStore
+from dancegen.core.layout import TrainPaths
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> TrainPaths:
@@ -101,4 +103,4 @@ def test_bad_inputs_name_the_file(video, tmp_path):
     bad = tmp_path / "pairs.csv"
     bad.write_text("split,in_frame,ref_frame\ntrain,0,3\n")     # frame 3 has no valid pose
     with pytest.raises(DanceGenError, match="no valid pose"):
-        PairDataset(video.frames, video.pose, bad, video.background, "train", 32, InputSpec())
+        PairDataset(dataclasses.replace(video, pairs=bad), "train", 32, InputSpec())

@@ -9,9 +9,11 @@ import h5py
 import numpy as np
 import pytest
 
-from dancegen import demo, skeleton
-from dancegen.config import DemoParams
-from dancegen.errors import DanceGenError
+from dancegen import demo
+
+from dancegen.body import skeleton
+from dancegen.core.config import DemoParams
+from dancegen.core.errors import DanceGenError
 
 FPS = 30
 

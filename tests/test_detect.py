@@ -10,15 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from dancegen import skeleton
-from dancegen.config import PoseParams
-from dancegen.detect import DetectSummary, detect_video, is_valid, run_bounds
-from dancegen.crowd import OthersInView, frame_ranges, refuse_crowded
-from dancegen.detect.people import confirmed, find_other, same_person, verdict
-from dancegen.detect.mediapipe import HolisticDetector, PoseFinder, SelfieSegmenter, holistic_to_keypoints
-from dancegen.errors import DanceGenError
-from dancegen.skeleton import J
-from dancegen.store import FrameWriter, PoseStore
+from dancegen.body import skeleton
+from dancegen.core.config import PoseParams
+from dancegen.preprocess.detect import DetectSummary, detect_video, is_valid, run_bounds
+from dancegen.preprocess.crowd import OthersInView, frame_ranges, refuse_crowded
+from dancegen.preprocess.detect.people import confirmed, find_other, same_person, verdict
+from dancegen.preprocess.detect.mediapipe import HolisticDetector, PoseFinder, SelfieSegmenter, holistic_to_keypoints
+from dancegen.core.errors import DanceGenError
+from dancegen.body.skeleton import J
+from dancegen.core.store import FrameWriter, PoseStore
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -353,7 +353,8 @@ def test_a_person_leaving_the_frame_makes_invalid_frames_not_an_error(tmp_path):
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
 def test_a_real_dancer_next_to_her_mirror_image_is_refused_unless_a_reference(tmp_path):
-    from dancegen import framing, video
+    from dancegen.preprocess import framing
+    from dancegen.preprocess import video
 
     info = video.probe(DATA / "unianimate_dance_woman.mp4")
     crop = framing.person_square(info, 4, 0.15)
@@ -410,7 +411,8 @@ def test_stage_writes_the_pose_file_and_fails_in_one_line(tmp_path):
 @pytest.mark.parametrize("clip", ["unianimate_dance_woman", "iper_basketball_dance_man",
                                   "ubc_fashion_91bxAN6BjAS"])
 def test_real_clips_are_detected_in_every_frame(tmp_path, clip):
-    from dancegen import framing, video
+    from dancegen.preprocess import framing
+    from dancegen.preprocess import video
 
     info = video.probe(DATA / f"{clip}.mp4")
     crop = framing.person_square(info, 12, 0.15)
@@ -422,7 +424,8 @@ def test_real_clips_are_detected_in_every_frame(tmp_path, clip):
 @pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
 def test_holistic_without_segmentation_gives_the_same_keypoints_and_no_mask():
     # live needs only the keypoints; skipping the segmentation model must not change them
-    from dancegen import framing, video
+    from dancegen.preprocess import framing
+    from dancegen.preprocess import video
 
     info = video.probe(DATA / "unianimate_dance_woman.mp4")
     reader = video.read_frames(info, 2.0, 256, framing.person_square(info, 4, 0.15))

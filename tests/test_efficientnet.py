@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from dancegen.config import LossParams
-from dancegen.errors import DanceGenError
-from dancegen.losses import FeatureLoss
-from dancegen.nets.efficientnet import EfficientNetLite0, load_efficientnet_lite0, wheel_weights_path
-from dancegen.objective import perceptual_term
+from dancegen.core.config import LossParams
+from dancegen.core.errors import DanceGenError
+from dancegen.train.losses import FeatureLoss
+from dancegen.model.nets.efficientnet import EfficientNetLite0, load_efficientnet_lite0, wheel_weights_path
+from dancegen.train.objective import perceptual_term
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 # ImageNet classes a frame of a dancer in a room may fairly be: clothing, and the gym and studio

@@ -10,16 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dancegen import metrics, skeleton
-from dancegen.background import save_background
-from dancegen.baselines import BASELINES
-from dancegen.config import InputSpec
-from dancegen.errors import DanceGenError
-from dancegen.evaluate import MEAN_KEY, evaluate_video, finite_json, metrics_document
-from dancegen.images import resize_area
-from dancegen.layout import VideoPaths
-from dancegen.skeleton import J
-from dancegen.store import FrameWriter, PoseWriter
+from dancegen.evaluate import metrics
+
+from dancegen.body import skeleton
+from dancegen.preprocess.background import save_background
+from dancegen.evaluate.baselines import BASELINES
+from dancegen.core.config import InputSpec
+from dancegen.core.errors import DanceGenError
+from dancegen.evaluate.evaluate import MEAN_KEY, evaluate_video, finite_json, metrics_document
+from dancegen.core.images import resize_area
+from dancegen.core.layout import VideoPaths
+from dancegen.model.personal import PersonalVideo
+from dancegen.preprocess.pairs import write_split
+from dancegen.body.skeleton import J
+from dancegen.core.store import FrameWriter, PoseWriter
 
 S, R = 32, 16          # frames are S², the "model" works at R²
 T = 24                 # frames 0..17 train, 18..23 test (train_fraction 0.75)
@@ -60,6 +64,7 @@ def write_video(data: Path) -> np.ndarray:
             pw.append(skeleton_pose(t), t != INVALID, person_mask(t), np.zeros((S, S), np.uint8))
     plate = np.full((S, S, 3), 90, np.uint8)
     save_background(data / "background" / "v", plate, np.ones((S, S), np.float32), T, T)
+    write_split(data / "pairs" / "v.split.json", T, TRAIN_FRACTION)
     return frames
 
 
@@ -96,8 +101,8 @@ def data(tmp_path) -> tuple[Path, np.ndarray]:
 
 
 def run_evaluate(data: Path, k: int = 3):
-    return evaluate_video("v", VideoPaths.of("v", data), ["ours", "pix2pixhd"], data, TRAIN_FRACTION,
-                          InputSpec(scene_dilate_px=2), k)
+    with PersonalVideo(VideoPaths.of("v", data)) as video:
+        return evaluate_video(video, ["ours", "pix2pixhd"], data, InputSpec(scene_dilate_px=2), k)
 
 
 def test_generated_equal_to_truth_scores_perfectly(data):
@@ -200,7 +205,7 @@ def test_the_stage_writes_metrics_novelty_and_per_frame_tables(data, tmp_path):
     for variant in ("ours", "pix2pixhd"):
         write_infer(root / "data" / "infer" / "v" / f"{variant}.h5", frames, identical)
     (root / "data").mkdir(exist_ok=True)
-    for kind in ("frames", "pose", "background"):
+    for kind in ("frames", "pose", "background", "pairs"):
         (root / kind).rename(root / "data" / kind)
     (root / "params.yaml").write_text(
         "videos: {v: v.mp4}\npersonal: [v]\nreference: []\npairs: {train_fraction: 0.75}\n"

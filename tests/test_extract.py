@@ -10,10 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
-from dancegen.errors import DanceGenError
-from dancegen.framing import person_box, person_square, square_around, surroundings
-from dancegen.store import FrameWriter
-from dancegen.video import VideoWriter, probe, read_frames
+from dancegen.core.errors import DanceGenError
+from dancegen.preprocess.framing import person_box, person_square, square_around, surroundings
+from dancegen.core.store import FrameWriter
+from dancegen.preprocess.video import VideoWriter, probe, read_frames
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

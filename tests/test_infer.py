@@ -8,23 +8,25 @@ import numpy as np
 import pytest
 import torch
 
-from dancegen import skeleton
-from dancegen.background import save_background
-from dancegen.config import InferParams, InputSpec, PosemapParams
-from dancegen.dataset import PairDataset
+from dancegen.body import skeleton
+from dancegen.preprocess.background import save_background
+from dancegen.core.config import InferParams, InputSpec, PosemapParams
+from dancegen.model.dataset import PairDataset
 from dancegen.demo import render_video, true_background
-from dancegen.errors import DanceGenError
-from dancegen.compositing import composite, despill_green, full_frame, person_matte
-from dancegen.infer import consecutive_test_frames, generate, infer_video, load_model
-from dancegen.layout import VideoPaths
-from dancegen.transfer import TransferPaths, fill_missing_poses, still_frames, transfer
-from dancegen.images import resize_area
-from dancegen.inputs import InputBuilder
-from dancegen.model import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
-from dancegen.pairs import make_pairs
-from dancegen.posemaps import draw_skeleton, history_indices
-from dancegen.store import FrameStore, FrameWriter, PoseStore, PoseWriter
-from dancegen.video import VideoWriter, probe, read_audio
+from dancegen.core.errors import DanceGenError
+from dancegen.transfer.compositing import composite, despill_green, full_frame
+from dancegen.transfer.infer import generate, infer_video, load_model
+from dancegen.model.personal import PersonalVideo
+from dancegen.model.variants import get_variant
+from dancegen.core.layout import VideoPaths
+from dancegen.transfer.transfer import TransferPaths, fill_missing_poses, still_frames, transfer
+from dancegen.core.images import resize_area
+from dancegen.model.inputs import InputBuilder
+from dancegen.model.generators import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
+from dancegen.preprocess.pairs import make_pairs, write_split
+from dancegen.body.posemaps import draw_skeleton, history_indices
+from dancegen.core.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+from dancegen.preprocess.video import VideoWriter, probe, read_audio
 
 S = 64            # frame side of the tiny clips
 R = 32            # model resolution
@@ -60,7 +62,7 @@ def save_model(path: Path, variant: str, resolution: int = R) -> Generators:
     """An untrained tiny generator, saved the way train.py saves the trained one."""
     torch.manual_seed(0)
     g = Generators(GeneratorConfig(variant, pose_channels(POSEMAP.K), ngf=4, n_downsample=2, n_blocks=1,
-                                   n_local_blocks=1))
+                                   n_local_blocks=1, upsample="transpose", compose="paper"))
     g.enhance()
     save_generators(path, g, resolution, {"variant": variant, "steps": 0, "vgg_used": False, "sp_used": False})
     return g.eval()
@@ -76,17 +78,20 @@ def data(tmp_path_factory) -> Path:
     table = make_pairs(np.ones(N_PERSONAL, bool), TRAIN_FRACTION, n_train=20, n_test=6, seed=0, source="me")
     (data / "pairs").mkdir()
     table.to_csv(data / "pairs" / "me.csv", index=False)
+    write_split(data / "pairs" / "me.split.json", N_PERSONAL, TRAIN_FRACTION)
     cv2.imwrite(str(data / "scene.png"), np.full((48, 80, 3), (40, 160, 220), np.uint8))
     for variant in ("ours", "pix2pixhd"):
         save_model(data / "models" / variant / "model.pt", variant)
     return data
 
 
-def transfer_paths(data: Path, variant: str, **changes) -> TransferPaths:
-    fields = dict(model=data / "models" / variant / "model.pt", personal=VideoPaths.of("me", data),
-                  ref_frames=data / "frames" / "ref.h5", ref_pose=data / "pose" / "ref.h5",
-                  scene=data / "scene.png")
-    return TransferPaths(**{**fields, **changes})
+def run_transfer(out: Path, data: Path, variant: str, infer: InferParams, personal: VideoPaths | None = None,
+                 **changes) -> dict:
+    """:func:`transfer` of the reference clip onto ``personal`` (the personal clip by default)."""
+    fields = dict(model=data / "models" / variant / "model.pt", ref_frames=data / "frames" / "ref.h5",
+                  ref_pose=data / "pose" / "ref.h5", scene=data / "scene.png")
+    with PersonalVideo(personal or VideoPaths.of("me", data)) as video:
+        return transfer(out, video, TransferPaths(**{**fields, **changes}), SPEC, infer)
 
 
 def ffprobe(path: Path) -> dict:
@@ -114,23 +119,11 @@ def source_with_sound(path: Path, seconds: float, fps: int) -> bytes:
     return audio
 
 
-def test_inference_inputs_are_the_training_sample(data):
-    paths = VideoPaths.of("me", data)
-    dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "test", R, SPEC)
-    with FrameStore(paths.frames) as frames, PoseStore(paths.pose) as pose:
-        cond = InputBuilder(frames, pose, true_background("personal", S, 0), R, SPEC)
-        for i in (0, 3):
-            item = dataset[i]
-            t_in, t_ref = int(item["in_frame"]), int(item["ref_frame"])
-            sample = cond.sample(t_in, pose.keypoints[history_indices(t_ref, pose.valid, POSEMAP.K)])
-            for key, value in sample.items():
-                assert torch.equal(value, item[key]), key
-
-
 def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
     paths = VideoPaths.of("me", data)
     out = tmp_path / "ours.h5"
-    counts = infer_video(out, "me", paths, data / "models" / "ours" / "model.pt", SPEC, TRAIN_FRACTION, 4)
+    with PersonalVideo(paths) as video:
+        counts = infer_video(out, video, data / "models" / "ours" / "model.pt", SPEC, 4)
     assert counts == {"pairs": 6, "run_frames": 10}
     with h5py.File(out, "r") as f:
         assert f["pairs_out"].shape == (6, R, R, 3) and f["pairs_out"].dtype == np.uint8
@@ -140,7 +133,7 @@ def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
         assert f.attrs["run_input_frame"] == 30 and f.attrs["resolution"] == R
         assert json.loads(f.attrs["model_meta"])["vgg_used"] is False
         # the first pair, generated alone, is the same image as in its batch of 4 (up to float rounding)
-        dataset = PairDataset(paths.frames, paths.pose, paths.pairs, paths.background, "test", R, SPEC)
+        dataset = PairDataset(paths, "test", R, SPEC)
         assert tuple(f["pairs_index"][0]) == (int(dataset[0]["in_frame"]), int(dataset[0]["ref_frame"]))
         generators, _, _ = load_model(data / "models" / "ours" / "model.pt", torch.device("cpu"))
         alone = generate(generators, [dataset[0]], torch.device("cpu"))
@@ -148,10 +141,19 @@ def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
         assert np.abs(alone.synthesis[0].astype(int) - f["pairs_fg"][0]).max() <= 1
 
 
-def test_consecutive_run_skips_invalid_test_frames():
-    valid = np.ones(20, bool)
-    valid[[16, 18]] = False
-    assert list(consecutive_test_frames(valid, 0.75)) == [15, 17, 19]
+def test_consecutive_run_skips_invalid_test_frames(data, tmp_path):
+    pose = tmp_path / "pose.h5"
+    with PoseStore(data / "pose" / "me.h5") as full, PoseWriter(pose, S, 30, "truth", "0") as writer:
+        for t in range(20):
+            writer.append(full.keypoints[t], t not in (16, 18), full.mask(t), full.parsing(t))
+    with FrameStore(data / "frames" / "me.h5") as frames, FrameWriter(tmp_path / "frames.h5", S, 30) as writer:
+        for t in range(20):
+            writer.append(frames[t])
+    write_split(tmp_path / "split.json", 20, 0.75)
+    paths = VideoPaths(tmp_path / "frames.h5", pose, data / "pairs" / "me.csv", tmp_path / "split.json",
+                       data / "background" / "me")
+    with PersonalVideo(paths) as video:
+        assert list(video.test_frames) == [15, 17, 19]
 
 
 def test_fill_missing_poses_reuses_the_last_good_pose():
@@ -167,7 +169,7 @@ def test_fill_missing_poses_reuses_the_last_good_pose():
 @pytest.mark.parametrize("variant", ["ours", "pix2pixhd"])
 def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
     out = tmp_path / "transfer"
-    stats = transfer(out, transfer_paths(data, variant), SPEC, InferParams(batch_size=5), TRAIN_FRACTION)
+    stats = run_transfer(out, data, variant, InferParams(batch_size=5))
     assert sorted(p.name for p in out.iterdir()) == ["composite.mp4", "full.mp4", "result.mp4", "side_by_side.mp4",
                                                       "skeleton.mp4", "stats.json", "stills.png"]
     # frame 0 has no pose before it to reuse; frames 5 and 6 are interpolated from 4 and 7
@@ -212,9 +214,9 @@ def test_transfer_needs_the_scene_around_the_personal_crop(data, tmp_path):
             for frame in frames:
                 writer.append(frame)
     paths = VideoPaths(personal / "frames" / "me.h5", data / "pose" / "me.h5", data / "pairs" / "me.csv",
-                       data / "background" / "me")
+                       data / "pairs" / "me.split.json", data / "background" / "me")
     with pytest.raises(DanceGenError, match="me.h5.*re-run extract"):
-        transfer(tmp_path / "t", transfer_paths(data, "ours", personal=paths), SPEC, InferParams(), TRAIN_FRACTION)
+        run_transfer(tmp_path / "t", data, "ours", InferParams(), personal=paths)
 
 
 def test_stills_come_from_frames_with_their_own_pose():
@@ -242,9 +244,8 @@ def test_transfer_runs_at_the_reference_rate_with_its_sound(data, tmp_path):
     sound = source_with_sound(tmp_path / "source.mp4", 2.0, fps)      # longer than the frames: trimmed
     write_clip(tmp_path / "d", "ref24", "reference", n, fps=fps, audio=sound)
     out = tmp_path / "t"
-    stats = transfer(out, transfer_paths(data, "ours", ref_frames=tmp_path / "d" / "frames" / "ref24.h5",
-                                         ref_pose=tmp_path / "d" / "pose" / "ref24.h5"),
-                     SPEC, InferParams(batch_size=10), TRAIN_FRACTION)
+    stats = run_transfer(out, data, "ours", InferParams(batch_size=10), ref_frames=tmp_path / "d" / "frames" / "ref24.h5",
+                         ref_pose=tmp_path / "d" / "pose" / "ref24.h5")
     assert stats["fps"] == fps
     for name in ("result", "side_by_side", "composite", "full"):
         assert ffprobe(out / f"{name}.mp4")["r_frame_rate"] == f"{fps}/1"
@@ -266,8 +267,7 @@ def test_a_sound_shorter_than_the_frames_is_padded_with_silence(tmp_path):
 
 
 def test_transfer_honours_max_frames_and_retarget_off(data, tmp_path):
-    stats = transfer(tmp_path / "t", transfer_paths(data, "pix2pixhd"), SPEC,
-                     InferParams(max_frames=4, retarget=False), TRAIN_FRACTION)
+    stats = run_transfer(tmp_path / "t", data, "pix2pixhd", InferParams(max_frames=4, retarget=False))
     assert stats["frames"] == 4 and stats["reused_pose_frames"] == 1 and stats["retarget_scale"] is None
     assert int(ffprobe(tmp_path / "t" / "result.mp4")["nb_read_frames"]) == 4
 
@@ -275,8 +275,7 @@ def test_transfer_honours_max_frames_and_retarget_off(data, tmp_path):
 def test_inference_runs_at_the_resolution_the_model_file_records(data, tmp_path):
     path = tmp_path / "model.pt"
     save_model(path, "ours", resolution=64)
-    transfer(tmp_path / "t", transfer_paths(data, "ours", model=path), SPEC, InferParams(max_frames=2),
-             TRAIN_FRACTION)
+    run_transfer(tmp_path / "t", data, "ours", InferParams(max_frames=2), model=path)
     probe = ffprobe(tmp_path / "t" / "result.mp4")
     assert (probe["width"], probe["height"]) == (64, 64)
 
@@ -284,8 +283,7 @@ def test_inference_runs_at_the_resolution_the_model_file_records(data, tmp_path)
 def test_a_missing_background_image_is_named(data, tmp_path):
     missing = tmp_path / "no_scene.png"
     with pytest.raises(DanceGenError, match=f"{missing}.*not found"):
-        transfer(tmp_path / "t", transfer_paths(data, "ours", scene=missing), SPEC, InferParams(),
-                 TRAIN_FRACTION)
+        run_transfer(tmp_path / "t", data, "ours", InferParams(), scene=missing)
 
 
 def test_a_reference_without_any_person_is_named(data, tmp_path):
@@ -293,8 +291,8 @@ def test_a_reference_without_any_person_is_named(data, tmp_path):
     write_clip(data_copy, "empty", "reference", 3, missing=(0, 1, 2))
     pose = data_copy / "pose" / "empty.h5"
     with pytest.raises(DanceGenError, match=f"{pose}.*no frame with a detected person"):
-        transfer(tmp_path / "t", transfer_paths(data, "ours", ref_frames=data_copy / "frames" / "empty.h5",
-                                                ref_pose=pose), SPEC, InferParams(), TRAIN_FRACTION)
+        run_transfer(tmp_path / "t", data, "ours", InferParams(), ref_frames=data_copy / "frames" / "empty.h5",
+                     ref_pose=pose)
 
 
 def test_composite_follows_the_matte():
@@ -327,7 +325,7 @@ def test_pix2pixhd_matte_keys_the_difference_from_the_background_inside_the_pose
     final[..., 12:, 12:] = 0.8          # background flicker, far from the pose
     pose = torch.zeros(1, 30, 16, 16)
     pose[:, 3, 3:5, 3:5] = 1.0
-    matte = person_matte({"final": final}, {"B": background, "P_ref": pose}, False)[0, 0]
+    matte = get_variant("pix2pixhd").matte({"final": final}, {"B": background, "P_ref": pose}, False)[0, 0]
     assert matte[3, 3] > 0.99 and matte[8, 8] < 0.01 and matte[13, 13] < 0.01
 
 
@@ -336,7 +334,7 @@ def test_two_stage_matte_keys_the_green_screen_but_not_its_single_noisy_pixels()
     synthesis[..., 2:7, 2:7] = 0.5      # the person
     synthesis[..., 12, 12] = 1.0        # one white pixel of noise on the screen
     outputs = {"final": torch.zeros(1, 3, 16, 16), "synthesis": synthesis}
-    matte = person_matte(outputs, {}, False)[0, 0]
+    matte = get_variant("ours").matte(outputs, {}, False)[0, 0]
     assert matte[4, 4] > 0.99 and matte[9, 9] < 0.01 and matte[12, 12] < 0.01
 
 

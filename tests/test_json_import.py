@@ -6,15 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dancegen import skeleton
-from dancegen.config import PoseParams
-from dancegen.detect import detect_video, load_json_keypoints
-from dancegen.detect.alphapose_json import frame_index, read_alphapose_file
-from dancegen.detect.openpose_json import read_openpose_folder
-from dancegen.errors import DanceGenError
-from dancegen.skeleton import J
-from dancegen.store import FrameStore, FrameWriter, PoseStore
-from dancegen.video import VideoWriter
+from dancegen.body import skeleton
+from dancegen.core.config import PoseParams
+from dancegen.preprocess.detect import detect_video, load_json_keypoints
+from dancegen.preprocess.detect.alphapose_json import frame_index, read_alphapose_file
+from dancegen.preprocess.detect.openpose_json import read_openpose_folder
+from dancegen.core.errors import DanceGenError
+from dancegen.body.skeleton import J
+from dancegen.core.store import FrameStore, FrameWriter, PoseStore
+from dancegen.preprocess.video import VideoWriter
 
 # The layouts as their projects document them, by name, independent of the importers' tables.
 BODY_25 = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",

@@ -1,10 +1,10 @@
-"""The data layout is spelled twice, in dancegen.layout and in dvc.yaml: the two must agree."""
+"""The data layout is spelled twice, in dancegen.core.layout and in dvc.yaml: the two must agree."""
 
 from pathlib import Path
 
 import yaml
 
-from dancegen import layout
+from dancegen.core import layout
 
 REPO = Path(__file__).resolve().parents[1]
 V, M, R = "vid", "ours", "ref"      # a video, a variant, a reference
@@ -30,7 +30,7 @@ def test_every_stage_writes_where_the_layout_module_says():
         "extract": {"outs": {layout.frames_file(V)}},
         "detect": {"outs": {layout.pose_file(V)}},
         "background": {"outs": {layout.background_dir(V)}},
-        "pairs": {"outs": {layout.pairs_file(V)}},
+        "pairs": {"outs": {layout.pairs_file(V), layout.split_file(V)}},
         "train_sp": {"outs": {layout.sp_dir(V) / "sp.pt", layout.sp_dir(V) / "metrics.json"}},
         "train": {"outs": {layout.model_dir(V, M), layout.train_logs_dir(V, M) / "metrics.json"}},
         "infer": {"outs": {layout.infer_file(V, M)}},

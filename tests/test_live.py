@@ -10,14 +10,14 @@ import pytest
 import torch
 import yaml
 
-from dancegen import skeleton
-from dancegen.background import save_background
+from dancegen.body import skeleton
+from dancegen.preprocess.background import save_background
 from dancegen.demo import render_video, true_background
-from dancegen.live import CausalSmoother
-from dancegen.model import GeneratorConfig, Generators, pose_channels, save_generators
-from dancegen.pairs import make_pairs
-from dancegen.store import FrameWriter, PoseWriter
-from dancegen.video import VideoWriter
+from dancegen.transfer.live import CausalSmoother
+from dancegen.model.generators import GeneratorConfig, Generators, pose_channels, save_generators
+from dancegen.preprocess.pairs import make_pairs
+from dancegen.core.store import FrameWriter, PoseWriter
+from dancegen.preprocess.video import VideoWriter
 
 REPO = Path(__file__).resolve().parents[1]
 S, R, N, FPS = 256, 64, 40, 30
@@ -52,7 +52,7 @@ def workspace(tmp_path_factory) -> Path:
 
 
 def live(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dancegen.command", "live", "--video", "me", *args],
+    return subprocess.run([sys.executable, "-m", "dancegen.transfer.command", "live", "--video", "me", *args],
                           cwd=workspace, capture_output=True, text=True, timeout=300)
 
 
@@ -70,7 +70,7 @@ def test_a_video_file_as_the_source_gives_every_frame_and_a_throughput_report(wo
 
 
 def test_frames_on_stdout_are_raw_rgb(workspace):
-    done = subprocess.run([sys.executable, "-m", "dancegen.command", "live", "--video", "me", "--source",
+    done = subprocess.run([sys.executable, "-m", "dancegen.transfer.command", "live", "--video", "me", "--source",
                            "dance.mp4", "--stdout", "--max-frames", "10"], cwd=workspace, capture_output=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from dancegen.losses import (VGGLoss, feature_matching_loss, gradient_penalty, lsgan_d_loss,
+from dancegen.train.losses import (VGGLoss, feature_matching_loss, gradient_penalty, lsgan_d_loss,
                              lsgan_g_loss, rela_d_loss, rela_g_loss, sp_loss)
-from dancegen.nets.discriminator import MultiscaleDiscriminator
-from dancegen.nets.vgg import Vgg19Features
+from dancegen.model.nets.discriminator import MultiscaleDiscriminator
+from dancegen.model.nets.vgg import Vgg19Features
 
 REAL = torch.tensor([0.5, 1.5, 1.0, 1.0]).view(2, 1, 1, 2)    # mean 1
 FAKE = torch.tensor([0.0, 0.4, -0.4, 0.0]).view(2, 1, 1, 2)   # mean 0

@@ -3,8 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from dancegen import metrics, skeleton
-from dancegen.skeleton import J
+from dancegen.evaluate import metrics
+
+from dancegen.body import skeleton
+from dancegen.body.skeleton import J
 
 C1 = (0.01 * 255) ** 2  # SSIM's luminance constant for data range 255
 
@@ -139,13 +141,13 @@ def standing_pose(x0: float = 100.0, y0: float = 50.0, s: float = 1.0) -> np.nda
 def test_pose_equal_to_a_training_pose_has_zero_novelty():
     pose = standing_pose()
     train = np.stack([pose, pose])
-    assert metrics.pose_novelty(pose[None], train, k=2) == pytest.approx([0.0], abs=1e-6)
+    assert metrics.pose_novelty(pose[None], train, k=2, min_conf=0.3) == pytest.approx([0.0], abs=1e-6)
 
 
 def test_scaled_and_translated_pose_has_zero_novelty():
     train = standing_pose()[None]
     ref = standing_pose(x0=300.0, y0=10.0, s=1.7)[None]
-    assert metrics.pose_novelty(ref, train, k=1) == pytest.approx([0.0], abs=1e-6)
+    assert metrics.pose_novelty(ref, train, k=1, min_conf=0.3) == pytest.approx([0.0], abs=1e-6)
 
 
 def test_known_perturbation():
@@ -155,12 +157,12 @@ def test_known_perturbation():
     torso = 60.0
     one_joint = 12.0 / torso / 17               # mean over the 17 shared joints
     train = np.stack([base, moved])
-    assert metrics.pose_distances(base[None], train)[0] == pytest.approx([0.0, one_joint], abs=1e-6)
-    assert metrics.pose_novelty(base[None], train, k=2) == pytest.approx([one_joint / 2], abs=1e-6)
+    assert metrics.pose_distances(base[None], train, 0.3)[0] == pytest.approx([0.0, one_joint], abs=1e-6)
+    assert metrics.pose_novelty(base[None], train, k=2, min_conf=0.3) == pytest.approx([one_joint / 2], abs=1e-6)
     # Only joints present in both count: hide the left knee in the reference, mean over 16.
     ref = moved.copy()
     ref[J["left_knee"]] = 0.0
-    assert metrics.pose_distances(ref[None], base[None])[0, 0] == pytest.approx(12.0 / torso / 16, abs=1e-6)
+    assert metrics.pose_distances(ref[None], base[None], 0.3)[0, 0] == pytest.approx(12.0 / torso / 16, abs=1e-6)
 
 
 def test_novelty_ranks_training_poses_and_skips_empty_ones():
@@ -170,17 +172,17 @@ def test_novelty_ranks_training_poses_and_skips_empty_ones():
         train[i][J["left_wrist"], 1] += shift
     train.append(np.zeros_like(base))           # an undetected frame has no body scale
     ref = np.stack([base, np.zeros_like(base)])
-    novelty = metrics.pose_novelty(ref, np.stack(train), k=2)
+    novelty = metrics.pose_novelty(ref, np.stack(train), k=2, min_conf=0.3)
     assert novelty[0] == pytest.approx((0.0 + 6.0 / 60 / 17) / 2, abs=1e-6)
     assert np.isnan(novelty[1])
     with pytest.raises(ValueError, match="k=5"):
-        metrics.pose_novelty(ref, np.stack(train), k=5)
+        metrics.pose_novelty(ref, np.stack(train), k=5, min_conf=0.3)
 
 
 def test_distance_blocks_agree_with_one_block(monkeypatch):
     rng = np.random.default_rng(4)
     poses = np.stack([standing_pose() for _ in range(9)])
     poses[:, :17, :2] += rng.normal(0, 5, (9, 17, 2)).astype(np.float32)
-    whole = metrics.pose_distances(poses[:5], poses)
+    whole = metrics.pose_distances(poses[:5], poses, 0.3)
     monkeypatch.setattr(metrics, "_NOVELTY_BLOCK", 9 * 2)   # two reference rows per block
-    assert np.allclose(metrics.pose_distances(poses[:5], poses), whole)
+    assert np.allclose(metrics.pose_distances(poses[:5], poses, 0.3), whole)

@@ -6,12 +6,16 @@ import pytest
 import torch
 from conftest import batch_of, make_video
 
-from dancegen.config import SYNTHESIS_TARGETS, LossParams, ModelParams
-from dancegen.model import (COMB, FINAL, GREEN, SYNTHESIS, SYNTHESIS_JUDGED, GeneratorConfig, Generators,
-                            chroma_key, load_generators, move_layer, on_green, save_generators,
-                            supervised_branches)
-from dancegen.objective import Critics, GeneratorObjective, targets
-from dancegen.nets.generator import LocalEnhancer, halve
+from dancegen.core.config import SYNTHESIS_TARGETS, LossParams, ModelParams
+from dancegen.model.generators import (COMB, FINAL, GREEN, SYNTHESIS, SYNTHESIS_JUDGED, GeneratorConfig, Generators,
+                                       chroma_key, load_generators, move_layer, on_green, save_generators)
+from dancegen.model.variants import NAMES, get_variant, ordered
+
+
+def supervised_branches(variant: str, w_synthesis: float, synthesis_target: str) -> tuple[str, ...]:
+    return get_variant(variant).judged(LossParams(w_synthesis=w_synthesis, synthesis_target=synthesis_target))
+from dancegen.train.objective import Critics, GeneratorObjective, targets
+from dancegen.model.nets.generator import LocalEnhancer, halve
 
 TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2)
 NO_EXTRAS = LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0)
@@ -70,11 +74,11 @@ def test_generator_outputs(video, variant, keys):
 
 @pytest.mark.parametrize("variant, compose", [("ours", "blend"), ("ours_baseline", "blend"), ("ours", "flow")])
 def test_blending_nets_start_as_exactly_the_composites_they_are_given(video, variant, compose):
-    from dancegen.parts import tangram, warp_parts_amodal
+    from dancegen.body.parts import tangram, warp_parts_amodal
 
     batch = batch_of(video, 32)
     gens = generators(variant, compose)
-    assert gens.config.blends and gens.config.hidden_parts and gens.config.flow == (compose == "flow")
+    assert gens.config.blends and gens.config.hidden_parts and gens.variant.net_channels(gens.config.pose_channels, compose)[SYNTHESIS][1] == 4 + 2 * (compose == "flow")
     out = gens(batch)
     # the parts completed behind the parts that hid them, as the tangram baseline builds them
     T, coverage, hidden = warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"],
@@ -164,6 +168,17 @@ def test_paper_composition_synthesises_on_the_plate(video):
     expected = out["key"] * out[SYNTHESIS] + (1 - out["key"]) * batch["B"]
     torch.testing.assert_close(out["comb"], expected)
     assert not torch.equal(out[FINAL], out["comb"])
+
+
+def test_every_variant_is_a_module_found_by_name():
+    assert set(NAMES) >= {"ours", "ours_baseline", "pix2pixhd"}
+    assert ordered(["ours", "pix2pixhd", "ours_baseline"]) == ["pix2pixhd", "ours_baseline", "ours"]
+    for name in NAMES:
+        variant = get_variant(name)
+        assert variant.name == name and variant.label
+        assert FINAL in variant.net_channels(45, "flow") or variant.net_channels(45, "flow")
+    with pytest.raises(ValueError, match="unknown variant"):
+        get_variant("posewrap")
 
 
 def test_supervised_branches():

@@ -3,10 +3,10 @@ import logging
 import pytest
 import torch
 
-from dancegen.errors import DanceGenError
-from dancegen.nets.discriminator import MultiscaleDiscriminator, NLayerDiscriminator
-from dancegen.nets.generator import GlobalGenerator, LocalEnhancer, halve
-from dancegen.nets.vgg import TORCHVISION_FILE, Vgg19Features, load_vgg19
+from dancegen.core.errors import DanceGenError
+from dancegen.model.nets.discriminator import MultiscaleDiscriminator, NLayerDiscriminator
+from dancegen.model.nets.generator import GlobalGenerator, LocalEnhancer, halve
+from dancegen.model.nets.vgg import TORCHVISION_FILE, Vgg19Features, load_vgg19
 
 POSE_CH, TANGRAM_CH = 45, 30   # (10 + 5) * K=3 pose maps, 3 x 10 transformed body parts
 IN_CH = POSE_CH + TANGRAM_CH

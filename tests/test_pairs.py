@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dancegen import pairs, skeleton
-from dancegen.crowd import ATTR, OthersInView
-from dancegen.errors import DanceGenError
-from dancegen.store import PoseWriter
+from dancegen.preprocess import pairs
+
+from dancegen.body import skeleton
+from dancegen.preprocess.crowd import ATTR, OthersInView
+from dancegen.core.errors import DanceGenError
+from dancegen.core.store import PoseWriter
 
 REPO = Path(__file__).resolve().parents[1]
 

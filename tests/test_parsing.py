@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dancegen import skeleton
-from dancegen.parsing import parse_parts
-from dancegen.skeleton import J
+from dancegen.body import skeleton
+from dancegen.preprocess.parsing import parse_parts
+from dancegen.body.skeleton import J
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 S = 128
@@ -137,9 +137,10 @@ def test_agrees_with_the_demo_renderers_true_parts():
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
 def test_real_frame_parsing():
-    from dancegen import framing, video
-    from dancegen.config import PoseParams
-    from dancegen.detect.mediapipe import HolisticDetector
+    from dancegen.preprocess import framing
+    from dancegen.preprocess import video
+    from dancegen.core.config import PoseParams
+    from dancegen.preprocess.detect.mediapipe import HolisticDetector
 
     info = video.probe(DATA / "unianimate_dance_woman.mp4")
     crop = framing.person_square(info, 4, 0.15)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from dancegen.parts import part_affines, part_masks, warp_parts
-from dancegen.skeleton import J, NUM_JOINTS, NUM_PARTS, PARTS, part_segments
+from dancegen.body.parts import part_affines, part_masks, warp_parts
+from dancegen.body.skeleton import J, NUM_JOINTS, NUM_PARTS, PARTS, part_segments
 
 S = 256
 STANDING = {
@@ -254,9 +254,9 @@ def arms_crossed() -> np.ndarray:
 
 
 def _inputs(kp_in: np.ndarray):
-    from dancegen.config import PosemapParams
-    from dancegen.parts import hidden_regions
-    from dancegen.posemaps import pose_maps
+    from dancegen.core.config import PosemapParams
+    from dancegen.body.parts import hidden_regions
+    from dancegen.body.posemaps import pose_maps
 
     parsing_in = render_parsing(kp_in)
     image = torch.from_numpy(COLOURS[parsing_in]).permute(2, 0, 1)[None]
@@ -283,7 +283,7 @@ def test_a_part_is_hidden_where_another_part_covers_its_shape():
 
 
 def test_completed_parts_have_no_holes_once_the_occluder_has_moved():
-    from dancegen.parts import tangram_layer, warp_parts_amodal, warp_parts_with_coverage
+    from dancegen.body.parts import tangram_layer, warp_parts_amodal, warp_parts_with_coverage
 
     kp_in, kp_ref = arms_crossed(), standing()
     _, image, parsing, hidden = _inputs(kp_in)
@@ -304,7 +304,7 @@ def test_completed_parts_have_no_holes_once_the_occluder_has_moved():
 
 
 def test_a_visible_part_stays_in_front_of_a_completed_one():
-    from dancegen.parts import HIDDEN_WEIGHT, tangram_layer, warp_parts_amodal
+    from dancegen.body.parts import HIDDEN_WEIGHT, tangram_layer, warp_parts_amodal
 
     kp = arms_crossed()
     parsing_in, image, parsing, hidden = _inputs(kp)
@@ -321,7 +321,7 @@ def test_a_visible_part_stays_in_front_of_a_completed_one():
 
 
 def test_without_hidden_pixels_the_amodal_warp_is_the_papers():
-    from dancegen.parts import warp_parts_amodal, warp_parts_with_coverage
+    from dancegen.body.parts import warp_parts_amodal, warp_parts_with_coverage
 
     kp_in, kp_ref = standing(), dancing()
     _, image, parsing, hidden = _inputs(kp_in)
@@ -334,7 +334,7 @@ def test_without_hidden_pixels_the_amodal_warp_is_the_papers():
 
 
 def test_fill_from_neighbours_keeps_known_colours_and_fills_holes():
-    from dancegen.parts import fill_from_neighbours
+    from dancegen.body.parts import fill_from_neighbours
 
     g = torch.Generator().manual_seed(0)
     colour = torch.tensor([0.2, -0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, 37, 23).clone()

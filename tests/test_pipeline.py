@@ -112,7 +112,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
 
     # A reference video without anyone in it fails detect; with --keep-going, everything that does
     # not read it stands: the personal video's evaluation is neither re-run nor removed.
-    from dancegen.video import VideoWriter
+    from dancegen.preprocess.video import VideoWriter
 
     params["loss"]["w_fm"] = 10.0
     params["videos"]["empty_ref"] = "data/raw/empty.mp4"

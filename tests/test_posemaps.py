@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dancegen.config import PosemapParams
-from dancegen.posemaps import CHANNELS, history_indices, pose_maps, stacked_pose_maps
-from dancegen.skeleton import (FACE, J, LANDMARK_GROUPS, LEFT_HAND, NUM_JOINTS, NUM_PARTS, PARTS, RIGHT_HAND,
+from dancegen.core.config import PosemapParams
+from dancegen.body.posemaps import CHANNELS, history_indices, pose_maps, stacked_pose_maps
+from dancegen.body.skeleton import (FACE, J, LANDMARK_GROUPS, LEFT_HAND, NUM_JOINTS, NUM_PARTS, PARTS, RIGHT_HAND,
                                part_segments)
 
 SRC = 256

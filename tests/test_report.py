@@ -19,16 +19,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dancegen.background import save_background
-from dancegen.baselines import BASELINES
-from dancegen.config import InputSpec
-from dancegen.errors import DanceGenError
-from dancegen.evaluate import MEAN_KEY
-from dancegen.figures import figure_test_results
-from dancegen.layout import VideoPaths
-from dancegen.report import ReportInputs, build_report, metric_tables
-from dancegen.store import FrameWriter, PoseWriter
-from dancegen.video import VideoWriter
+from dancegen.preprocess.background import save_background
+from dancegen.evaluate.baselines import BASELINES
+from dancegen.core.config import InputSpec
+from dancegen.core.errors import DanceGenError
+from dancegen.evaluate.evaluate import MEAN_KEY
+from dancegen.evaluate.figures import figure_test_results
+from dancegen.core.layout import VideoPaths
+from dancegen.model.personal import PersonalVideo
+from dancegen.preprocess.pairs import write_split
+from dancegen.evaluate.report import ReportInputs, build_report, metric_tables
+from dancegen.core.store import FrameWriter, PoseWriter
+from dancegen.preprocess.video import VideoWriter
 
 VARIANTS = ["ours", "ours_baseline", "pix2pixhd"]
 R, S, T = 32, 48, 12
@@ -84,8 +86,9 @@ def fixture(tmp_path):
     (evaluation / "metrics.json").write_text(json.dumps(metrics))
     pd.DataFrame({"variant": np.repeat(VARIANTS, 4), "frame": np.tile(range(4), 3),
                   "novelty": rng.random(12), "ssim": rng.random(12)}).to_csv(evaluation / "novelty.csv", index=False)
-    figure_test_results("vid", VideoPaths.of("vid", data), data, VARIANTS, InputSpec(),
-                        evaluation / "test_results.png")
+    write_split(data / "pairs" / "vid.split.json", T, 0.5)
+    with PersonalVideo(VideoPaths.of("vid", data)) as video:
+        figure_test_results(video, data, VARIANTS, InputSpec(), evaluation / "test_results.png")
     (data / "sp" / "vid").mkdir(parents=True)
     (data / "sp" / "vid" / "metrics.json").write_text(json.dumps({"iou": 0.71, "kp_error_px": 4.2, "pck": 0.9}))
     return ReportInputs(["vid"], ["ref"], VARIANTS, data, reports)

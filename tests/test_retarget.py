@@ -3,10 +3,11 @@ import math
 import numpy as np
 import pytest
 
-from dancegen import skeleton
-from dancegen.retarget import (FRAME_MARGIN, body_frame, jitter, keep_in_frame, nearest_poses, pose_distances,
+from dancegen.body import skeleton
+from dancegen.body.distances import nearest_poses, pose_distances
+from dancegen.transfer.retarget import (FRAME_MARGIN, body_frame, jitter, keep_in_frame, 
                                retarget, size_ratio, smooth_poses)
-from dancegen.skeleton import J
+from dancegen.body.skeleton import J
 
 
 def standing(x=100.0, floor=200.0, height=150.0) -> np.ndarray:
@@ -250,13 +251,13 @@ def test_nearest_pose_picks_the_matching_frame_regardless_of_scale_and_place():
     pool = np.stack(pool)
     query = pool[[4, 1]].copy()
     query[..., :2] = query[..., :2] * 0.5 + 37.0  # smaller and elsewhere
-    assert list(nearest_poses(query, pool)) == [4, 1]
-    d = pose_distances(query, pool)
+    assert list(nearest_poses(query, pool, 0.3)[0]) == [4, 1]
+    d = pose_distances(query, pool, 0.3)
     assert d[0, 4] < 1e-5 and d[0, 0] > 0.05
 
 
 def test_pose_distance_is_inf_without_shared_joints():
     empty = np.zeros((1, 133, 3), np.float32)
-    assert np.isinf(pose_distances(empty, standing()[None])).all()
+    assert np.isinf(pose_distances(empty, standing()[None], 0.3)).all()
     assert skeleton.body_scale(empty[0]) is None
     assert body_frame(empty) is None

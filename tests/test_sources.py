@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from dancegen.sources import ROOT, code_hash, import_closure
+from dancegen.core.sources import ROOT, code_hash, import_closure
 
 
 def names(paths):
@@ -11,24 +11,25 @@ def names(paths):
 
 
 def test_training_closure_holds_what_training_imports_and_nothing_else():
-    closure = names(import_closure("dancegen.train"))
-    assert {"train.py", "losses.py", "model.py", "dataset.py", "nets/generator.py",
-            "nets/discriminator.py", "nets/vgg.py", "config.py", "__init__.py"} <= closure
-    assert not closure & {"report.py", "evaluate.py", "infer.py", "transfer.py", "figures.py"}
-    assert not any(name.startswith("demo/") for name in closure)
+    closure = names(import_closure("dancegen.train.loop"))
+    assert {"train/loop.py", "train/losses.py", "model/generators.py", "model/dataset.py",
+            "model/nets/generator.py", "model/nets/discriminator.py", "model/nets/vgg.py",
+            "core/config.py", "__init__.py"} <= closure
+    # Data flows one way: training never imports what runs or judges a trained model.
+    assert not any(name.startswith(("transfer/", "evaluate/", "demo/")) for name in closure)
 
 
 def test_hash_follows_the_closure_only(tmp_path):
     root = tmp_path / "dancegen"
     shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
-    before = code_hash("dancegen.train", root)
-    assert before == code_hash("dancegen.train", ROOT)
-    with (root / "report.py").open("a") as f:        # not imported by training
+    before = code_hash("dancegen.train.loop", root)
+    assert before == code_hash("dancegen.train.loop", ROOT)
+    with (root / "evaluate" / "report.py").open("a") as f:        # not imported by training
         f.write("# a comment\n")
-    assert code_hash("dancegen.train", root) == before
-    with (root / "losses.py").open("a") as f:
+    assert code_hash("dancegen.train.loop", root) == before
+    with (root / "train" / "losses.py").open("a") as f:
         f.write("# a comment\n")
-    assert code_hash("dancegen.train", root) != before
+    assert code_hash("dancegen.train.loop", root) != before
 
 
 def test_relative_and_lazy_imports_count(tmp_path):
@@ -58,7 +59,7 @@ def listed_code(stage: dict, repo: Path) -> set[str]:
 def test_every_stage_lists_exactly_the_library_code_it_imports():
     import yaml
 
-    from dancegen.sources import script_closure
+    from dancegen.core.sources import script_closure
 
     repo = ROOT.parents[1]
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]

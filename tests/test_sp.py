@@ -8,12 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from dancegen import demo, skeleton
-from dancegen.config import TrainSPParams
-from dancegen.errors import DanceGenError
-from dancegen.nets.sp_encoder import N_SP_PARTS, SP_JOINTS, SPNet, load_sp, save_sp
-from dancegen.store import FrameStore, FrameWriter, PoseStore, PoseWriter
-from dancegen.train_sp import (JOINT_MIRROR, LABEL_MIRROR, augment, fit, heatmap_targets, score_sp,
+from dancegen import demo
+
+from dancegen.body import skeleton
+from dancegen.core.config import TrainSPParams
+from dancegen.core.errors import DanceGenError
+from dancegen.core.layout import VideoPaths
+from dancegen.model.personal import PersonalVideo
+from dancegen.preprocess.pairs import write_split
+from dancegen.model.nets.sp_encoder import N_SP_PARTS, SP_JOINTS, SPNet, load_sp, save_sp
+from dancegen.core.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+from dancegen.train.sp import (JOINT_MIRROR, LABEL_MIRROR, augment, fit, heatmap_targets, score_sp,
                                load_set, peak_positions, resize_parsing, split_indices, train_sp)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +50,15 @@ def clip(tmp_path_factory) -> tuple[Path, Path]:
                 pw.append(np.zeros_like(f.keypoints), False, empty, empty)
             else:
                 pw.append(f.keypoints, True, f.mask, f.parts)
+    write_split(root / "split.json", 300, 0.85)
     return frames, pose
+
+
+def personal(clip: tuple[Path, Path]) -> PersonalVideo:
+    """The clip opened as a personal video (its split beside its files; no pairs or plate needed)."""
+    frames, pose = clip
+    return PersonalVideo(VideoPaths(frames, pose, frames.parent / "pairs.csv", frames.parent / "split.json",
+                                    frames.parent / "background"))
 
 
 @pytest.mark.parametrize("side", [16, 64, 96, 144])
@@ -177,8 +190,8 @@ def test_augment_moves_keypoints_with_the_image_and_swaps_sides():
 
 
 def test_split_uses_valid_frames_of_the_temporal_split(clip):
-    with PoseStore(clip[1]) as pose:
-        train, test = split_indices(pose, 0.85)
+    with personal(clip) as video:
+        train, test = split_indices(video)
     assert train.tolist() == [t for t in range(255) if t not in INVALID]
     assert test.tolist() == [t for t in range(255, 300) if t not in INVALID]
 
@@ -186,18 +199,20 @@ def test_split_uses_valid_frames_of_the_temporal_split(clip):
 def test_split_needs_valid_frames_on_both_sides(tmp_path):
     path = tmp_path / "pose.h5"
     empty = np.zeros((32, 32), np.uint8)
-    with PoseWriter(path, 32, 30, "t", "0") as w:
+    with PoseWriter(path, 32, 30, "t", "0") as w, FrameWriter(tmp_path / "frames.h5", 32, 30) as fw:
         for t in range(20):
             w.append(np.zeros((133, 3), np.float32), t < 17, empty, empty)
-    with PoseStore(path) as pose, pytest.raises(DanceGenError, match="test split has no valid"):
-        split_indices(pose, 0.85)
+            fw.append(np.zeros((32, 32, 3), np.uint8))
+    write_split(tmp_path / "split.json", 20, 0.85)
+    with personal((tmp_path / "frames.h5", path)) as video, pytest.raises(DanceGenError, match="test split has no valid"):
+        split_indices(video)
 
 
 def test_training_lowers_both_losses_and_beats_chance(clip):
-    frames_path, pose_path = clip
     torch.manual_seed(0)
-    with FrameStore(frames_path) as frames, PoseStore(pose_path) as pose:
-        train, test = split_indices(pose, 0.85)
+    with personal(clip) as video:
+        frames, pose = video.frames, video.pose
+        train, test = split_indices(video)
         data = load_set(frames, pose, train, TINY.resolution)
         assert data.images.shape == (len(train), 3, 64, 64) and data.images.dtype == torch.uint8
         assert data.keypoints.shape == (len(train), 23, 3)
@@ -217,9 +232,9 @@ def test_training_lowers_both_losses_and_beats_chance(clip):
 
 
 def test_train_sp_writes_a_loadable_net_and_metrics(clip, tmp_path):
-    frames_path, pose_path = clip
     params = TrainSPParams(resolution=32, width=4, iters=20, batch_size=4, max_frames=50)
-    metrics = train_sp(frames_path, pose_path, 0.85, params, tmp_path / "sp")
+    with personal(clip) as video:
+        metrics = train_sp(video, params, tmp_path / "sp")
     assert metrics["n_train"] == 50 and metrics["n_test"] == 44 and metrics["iters"] == 20
     for key in ("iou", "kp_error_px", "pck", "seconds", "loss_parse_start", "loss_pose_end"):
         assert np.isfinite(metrics[key])
@@ -240,6 +255,8 @@ def test_stage_writes_outputs_and_reports_errors(clip, tmp_path):
     (tmp_path / "data" / "pose").mkdir(parents=True)
     (tmp_path / "data" / "frames" / "v.h5").symlink_to(frames_path)
     (tmp_path / "data" / "pose" / "v.h5").symlink_to(pose_path)
+    (tmp_path / "data" / "pairs").mkdir(parents=True)
+    (tmp_path / "data" / "pairs" / "v.split.json").symlink_to(frames_path.parent / "split.json")
     (tmp_path / "params.yaml").write_text(
         "train_sp:\n  resolution: 32\n  width: 4\n  iters: 5\n  batch_size: 2\n  max_frames: 20\n")
     done = run_stage(tmp_path, "v")

@@ -13,14 +13,14 @@ import torch
 import yaml
 from conftest import batch_of, make_video
 
-import dancegen.objective
-import dancegen.train
-from dancegen.config import InputSpec, LossParams, ModelParams, TrainParams
-from dancegen.errors import DanceGenError
-from dancegen.model import SYNTHESIS, GeneratorConfig, Generators, load_generators
-from dancegen.nets.sp_encoder import SPNet, save_sp
-from dancegen.objective import GeneratorObjective
-from dancegen.train import CHECKPOINT_NAME, Ranks, Trainer, phases, train_model
+import dancegen.train.objective
+import dancegen.train.loop
+from dancegen.core.config import InputSpec, LossParams, ModelParams, TrainParams
+from dancegen.core.errors import DanceGenError
+from dancegen.model.generators import SYNTHESIS, GeneratorConfig, Generators, load_generators
+from dancegen.model.nets.sp_encoder import SPNet, save_sp
+from dancegen.train.objective import GeneratorObjective
+from dancegen.train.loop import CHECKPOINT_NAME, Ranks, Trainer, phases, train_model
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2,
@@ -228,7 +228,7 @@ def test_raising_the_iteration_counts_continues_to_the_uninterrupted_result(vide
     train_model(whole, "ours", TINY, schedule(then), LOSS, POSE)
     grown = run_dirs(video, tmp_path / "grown")
     train_model(grown, "ours", TINY, schedule(first), LOSS, POSE)
-    with caplog.at_level("INFO", logger="dancegen.train"):
+    with caplog.at_level("INFO", logger="dancegen.train.loop"):
         summary = train_model(grown, "ours", TINY, schedule(then), LOSS, POSE)
     line = f"extending ours from {sum(first)} to {sum(then)} steps: continuing from the checkpoint"
     assert any(line in r.message for r in caplog.records)
@@ -244,7 +244,7 @@ def test_iteration_counts_that_would_undo_steps_start_afresh(video, tmp_path, ca
     paths = run_dirs(video, tmp_path)
     train_model(paths, "pix2pixhd", TINY, TRAIN, LOSS, POSE)
     shorter = dataclasses.replace(TRAIN, low_iters=then[0], high_iters=then[1])
-    with caplog.at_level("INFO", logger="dancegen.train"):
+    with caplog.at_level("INFO", logger="dancegen.train.loop"):
         again = train_model(paths, "pix2pixhd", TINY, shorter, LOSS, POSE)
     assert any("would undo steps: starting afresh" in r.message for r in caplog.records)
     assert again["seconds_per_step_low"] > 0
@@ -264,7 +264,7 @@ def test_changed_params_start_afresh(video, tmp_path):
 
 def assert_retrains_afresh(paths, model, train, caplog, message: str) -> None:
     """Training again logs ``message`` and really trains: every step anew, from step 1."""
-    with caplog.at_level("INFO", logger="dancegen.train"):
+    with caplog.at_level("INFO", logger="dancegen.train.loop"):
         again = train_model(paths, "pix2pixhd", model, train, LOSS, POSE)
     assert any(message in r.message for r in caplog.records)
     assert again["seconds_per_step_low"] > 0
@@ -277,9 +277,9 @@ def test_changed_code_starts_afresh_and_trains_anew(video, tmp_path, monkeypatch
     train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
     old, _, _ = load_generators(paths.model)
     # A changed loss term: new code, and the code hash of the training's sources with it.
-    real = dancegen.objective.feature_matching_loss
-    monkeypatch.setattr(dancegen.objective, "feature_matching_loss", lambda r, f: 3.0 * real(r, f))
-    monkeypatch.setattr(dancegen.train, "training_code", lambda: "changed-losses-py")
+    real = dancegen.train.objective.feature_matching_loss
+    monkeypatch.setattr(dancegen.train.objective, "feature_matching_loss", lambda r, f: 3.0 * real(r, f))
+    monkeypatch.setattr(dancegen.train.loop, "training_code", lambda: "changed-losses-py")
     assert_retrains_afresh(paths, TINY, train, caplog, "other params, data or code: starting afresh")
     new, _, _ = load_generators(paths.model)
     assert any(not torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
@@ -287,7 +287,7 @@ def test_changed_code_starts_afresh_and_trains_anew(video, tmp_path, monkeypatch
 
 def test_checkpoint_of_another_architecture_starts_afresh(video, tmp_path, monkeypatch, caplog):
     # Same fingerprint (as if the architecture had changed outside the hashed code), other tensors.
-    monkeypatch.setattr(dancegen.train, "fingerprint", lambda *args: "same")
+    monkeypatch.setattr(dancegen.train.loop, "fingerprint", lambda *args: "same")
     paths = run_dirs(video, tmp_path)
     train = dataclasses.replace(TRAIN, high_iters=0)
     train_model(paths, "pix2pixhd", TINY, train, LOSS, POSE)
@@ -299,7 +299,7 @@ def test_checkpoint_of_another_architecture_starts_afresh(video, tmp_path, monke
 
 def test_nan_loss_stops_naming_step_and_term(video, tmp_path, monkeypatch):
     paths = run_dirs(video, tmp_path)
-    real = dancegen.objective.feature_matching_loss
+    real = dancegen.train.objective.feature_matching_loss
     calls = {"n": 0}
 
     def poisoned(real_outputs, fake_outputs):
@@ -307,7 +307,7 @@ def test_nan_loss_stops_naming_step_and_term(video, tmp_path, monkeypatch):
         loss = real(real_outputs, fake_outputs)
         return loss * float("nan") if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(dancegen.objective, "feature_matching_loss", poisoned)
+    monkeypatch.setattr(dancegen.train.objective, "feature_matching_loss", poisoned)
     with pytest.raises(DanceGenError, match=r"step 3 .*'final/fm' is nan"):
         train_model(paths, "pix2pixhd", TINY, TRAIN, LOSS, POSE)
     assert torch.load(paths.checkpoints / CHECKPOINT_NAME, weights_only=False)["step"] == 2

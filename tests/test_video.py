@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dancegen.errors import DanceGenError
-from dancegen.video import probe, read_audio, read_frames, sample_frames
+from dancegen.core.errors import DanceGenError
+from dancegen.preprocess.video import probe, read_audio, read_frames, sample_frames
 
 # Gray-level frame counters: source frame n is painted luma 16 + 2n (limited range), which decodes
 # to RGB ≈ 2n · 255/219; x264 at qp 0 keeps it exact enough to read n back to ±1.

@@ -17,7 +17,7 @@ Public API (``ROLES = ("personal", "reference")``; ``T = round(seconds * fps)``)
   :class:`DemoFrame` per frame: ``frame (S, S, 3) uint8 RGB``, ``keypoints (133, 3) float32``
   (x, y pixels, confidence 1 for every point — all 133 COCO-WholeBody points are defined),
   ``mask (S, S) uint8`` 0/255 true person mask, ``parts (S, S) uint8`` 0 background, 1..10 the parts of
-  :data:`dancegen.skeleton.PARTS` (neck and hair count as head, hands as lower arms, shoes as lower legs).
+  :data:`dancegen.body.skeleton.PARTS` (neck and hair count as head, hands as lower arms, shoes as lower legs).
   Pixel coordinates are continuous: the image spans [0, S] and pixel (row i, col j) is centred at
   (j + 0.5, i + 0.5). Short renders are cheap (the scene is built once per role/size/seed).
   ``true_keypoints(role, seconds, size, fps, seed) -> (T, 133, 3) float32`` — the same keypoints

@@ -6,7 +6,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from dancegen import skeleton
+from dancegen.body import skeleton
 from dancegen.demo.cast import Body, ELEVATION, POSE_KEYS, Role, SIDE
 
 

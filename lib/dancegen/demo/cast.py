@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from dancegen.errors import DanceGenError
+from dancegen.core.errors import DanceGenError
 
 
 ROLES = ("personal", "reference")

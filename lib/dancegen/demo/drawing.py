@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from dancegen import skeleton
+from dancegen.body import skeleton
 from dancegen.demo.body import Camera, map_points
 from dancegen.demo.cast import ELEVATION, LIGHT, Role
 from dancegen.demo.scene import to_pixels

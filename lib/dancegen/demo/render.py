@@ -10,15 +10,15 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from dancegen import skeleton
-from dancegen.config import DemoParams
+from dancegen.body import skeleton
+from dancegen.core.config import DemoParams
 from dancegen.demo.body import Camera, camera_of, keypoints_133, pose_3d
 from dancegen.demo.cast import ROLES, choreography, role_spec
 from dancegen.demo.drawing import Canvas, Figure
 from dancegen.demo.scene import scene_image, to_pixels, true_background
-from dancegen.errors import DanceGenError
-from dancegen.store import atomic_path
-from dancegen.video import VideoWriter
+from dancegen.core.errors import DanceGenError
+from dancegen.core.store import atomic_path
+from dancegen.preprocess.video import VideoWriter
 
 
 class DemoFrame(NamedTuple):

@@ -1,0 +1,3 @@
+"""Judging the results: no-learning baselines, image and pose metrics, the evaluation of test pairs,
+the paper's figures and the Markdown / HTML report.
+"""

@@ -1,0 +1,96 @@
+"""Image-quality and pose metrics of the paper's evaluation (section 4.4).
+
+Images are ``(H, W, 3) uint8 RGB``; masks are ``(H, W) bool`` and select the pixels a metric is
+taken over (e.g. the foreground person). Errors are on the 0–255 scale, as in the paper's tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from dancegen.body import skeleton
+from dancegen.body.distances import pose_distances
+
+DATA_RANGE = 255.0
+# Rows of reference poses compared against all training poses at once: bounds the (rows, M, 17)
+# distance block to about 2**20 * 17 float32 values whatever the number of training poses M.
+_NOVELTY_BLOCK = 2**20
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> None:
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"images must be (H, W, C) of one shape, got {a.shape} and {b.shape}")
+    if mask is not None:
+        if mask.shape != a.shape[:2] or mask.dtype != bool:
+            raise ValueError(f"mask must be {a.shape[:2]} bool, got {mask.shape} {mask.dtype}")
+        if not mask.any():
+            raise ValueError("mask selects no pixels")
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray | None) -> float:
+    """Mean of ``values: (H, W, C)`` over all channels of the mask's pixels (all pixels without one)."""
+    return float(values.mean() if mask is None else values[mask].mean())
+
+
+def mse(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean squared error on 0–255 values, over the mask's pixels when given."""
+    _check_pair(a, b, mask)
+    diff = a.astype(np.float64) - b.astype(np.float64)
+    return _masked_mean(diff * diff, mask)
+
+
+def psnr_from_mse(error: float) -> float:
+    """Peak signal-to-noise ratio in dB for data range 255; ``inf`` for identical images."""
+    if error == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(DATA_RANGE**2 / error))
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB from :func:`mse` (data range 255); ``inf`` when the images agree exactly."""
+    return psnr_from_mse(mse(a, b, mask))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Structural similarity (7×7 uniform window, data range 255, per channel).
+
+    Without a mask: scikit-image's mean SSIM. With a mask: the mean of the full SSIM map over the
+    mask's pixels (all channels), so the foreground score reflects only the person.
+    """
+    _check_pair(a, b, mask)
+    score, ssim_map = structural_similarity(a, b, channel_axis=-1, data_range=DATA_RANGE, full=True)
+    return float(score) if mask is None else _masked_mean(ssim_map, mask)
+
+
+def difference_mse(gen_prev: np.ndarray, gen: np.ndarray, gt_prev: np.ndarray, gt: np.ndarray,
+                   mask: np.ndarray | None = None) -> float:
+    """Temporal-coherence error: MSE between the generated and the true difference frames.
+
+    ``(gen - gen_prev)`` against ``(gt - gt_prev)``, in signed float on the 0–255 scale.
+    """
+    _check_pair(gen_prev, gen, mask)
+    _check_pair(gt_prev, gt, mask)
+    _check_pair(gen, gt, mask)
+    d_gen = gen.astype(np.float64) - gen_prev.astype(np.float64)
+    d_gt = gt.astype(np.float64) - gt_prev.astype(np.float64)
+    diff = d_gen - d_gt
+    return _masked_mean(diff * diff, mask)
+
+
+def pose_novelty(ref_kps: np.ndarray, train_kps: np.ndarray, k: int, min_conf: float) -> np.ndarray:
+    """How far each reference pose is from the training poses (the x axis of the paper's Fig. 10).
+
+    ``ref_kps: (N, 133, 3)``, ``train_kps: (M, 133, 3)`` → ``(N,)`` float64: the mean of the ``k``
+    smallest :func:`dancegen.body.distances.pose_distances` (normalized keypoint distance) to the training
+    poses that have a body scale (keypoints below ``min_conf`` count as missing). ``nan`` for a reference
+    pose without a body scale.
+    """
+    t_ok = np.array([skeleton.body_scale(kp, min_conf) is not None for kp in train_kps], bool)
+    r_ok = np.array([skeleton.body_scale(kp, min_conf) is not None for kp in ref_kps], bool)
+    if t_ok.sum() < k:
+        raise ValueError(f"pose novelty needs at least k={k} training poses with a body, got {t_ok.sum()}")
+    dist = pose_distances(ref_kps, train_kps[t_ok], min_conf).astype(np.float64)
+    novelty = np.partition(dist, k - 1, axis=1)[:, :k].mean(axis=1)
+    novelty[~r_ok] = np.nan
+    return novelty
