@@ -73,7 +73,7 @@ def main() -> None:
                 for workers in (1, 2):
                     pose = dataclasses.replace(params.pose, workers=workers)
                     began, cpu = time.perf_counter(), _cpu_seconds()
-                    summary = detect_video(frames, work / f"pose{workers}.h5", pose, clip)
+                    summary = detect_video(frames, work / f"pose{workers}.h5", pose, clip, params.posemap.min_conf)
                     seconds[workers].append(time.perf_counter() - began)
                     busy = (_cpu_seconds() - cpu) / seconds[workers][-1]
                     print(f"[{clip}] workers {workers}: {summary.n_frames} frames in {seconds[workers][-1]:.1f} s "

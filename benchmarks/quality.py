@@ -134,11 +134,11 @@ def result_rows(clip: str, variant: str, tag: str, seed: int, metrics: dict, bas
     return rows
 
 
-def append(out: Path, rows: list[dict]) -> None:
+def append(out: Path, rows: list[dict], fields: tuple[str, ...] = FIELDS) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.is_file()
     with out.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
+        writer = csv.DictWriter(f, fields)
         if new:
             writer.writeheader()
         writer.writerows(rows)

@@ -35,11 +35,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dancegen.core.config import LossParams, ModelParams, TrainParams, load_params
 from dancegen.train.losses import FeatureLoss
-from dancegen.model.generators import GeneratorConfig, Generators, supervised_branches
+from dancegen.model.generators import GeneratorConfig, Generators
+from dancegen.model.variants import get_variant
 from dancegen.model.nets.efficientnet import load_efficientnet_lite0
 from dancegen.model.nets.sp_encoder import SPNet
 from dancegen.train.objective import GeneratorObjective
-from dancegen.train.loop import Phase, Ranks, Trainer
+from dancegen.train.loop import Phase, Ranks, RunParams, Runtime, Trainer
 
 K = 3
 
@@ -76,9 +77,9 @@ class Candidate:
         objective = GeneratorObjective(loss, FeatureLoss(load_efficientnet_lite0().features), SPNet(16), sp_res)
         phase = Phase(1, "high", train.high_res, 10 ** 6, model.num_d_high, True, 0)
         amp = torch.bfloat16 if "bf16" in switches else None
-        branches = supervised_branches("ours", loss.w_synthesis, loss.synthesis_target)
-        self.trainer = Trainer(generators, branches, phase, model, loss, train, objective, torch.device("cpu"),
-                               amp, Ranks())
+        branches = get_variant("ours").judged(loss)
+        self.trainer = Trainer(generators, branches, phase, RunParams(model, train, loss), objective,
+                               Runtime(torch.device("cpu"), amp, Ranks()))
         cl = "channels_last" in switches
         if cl:
             self.trainer.channels_last = True

@@ -15,10 +15,11 @@ import torch
 
 from dancegen.core.config import LossParams, ModelParams, TrainParams
 from dancegen.train.losses import VGGLoss
-from dancegen.model.generators import GeneratorConfig, Generators, supervised_branches
+from dancegen.model.generators import GeneratorConfig, Generators
+from dancegen.model.variants import get_variant
 from dancegen.model.nets.vgg import Vgg19Features
 from dancegen.train.objective import GeneratorObjective
-from dancegen.train.loop import Phase, Ranks, Trainer, select_device
+from dancegen.train.loop import Phase, Ranks, RunParams, Runtime, Trainer, select_device
 from step_switches import random_batch   # the inputs' shapes, built once for the benchmarks
 
 CONFIGS = {
@@ -48,9 +49,9 @@ def main() -> None:
     objective = GeneratorObjective(loss, VGGLoss(Vgg19Features()) if args.vgg else None, None)
     phase = Phase(int(high_phase), args.phase, res, args.steps,
                   model.num_d_high if high_phase else model.num_d_low, high_phase, 0)
-    branches = supervised_branches(args.variant, loss.w_synthesis, loss.synthesis_target)
-    trainer = Trainer(generators, branches, phase, model, loss,
-                      TrainParams(batch_size=batch_size), objective, device, amp, Ranks())
+    branches = get_variant(args.variant).judged(loss)
+    trainer = Trainer(generators, branches, phase, RunParams(model, TrainParams(batch_size=batch_size), loss),
+                      objective, Runtime(device, amp, Ranks()))
     batch = random_batch(batch_size, res, channels_last=False)
     wall, cpu = [], []
     for _ in range(args.steps):

@@ -19,7 +19,7 @@ def main() -> None:
     params = load_params()
     params.video_path(video)  # an unknown name fails here, naming params.yaml
     summary = detect_video(frames_file(video), pose_file(video),
-                           params.pose, video)
+                           params.pose, video, params.posemap.min_conf)
     log = logging.getLogger("detect")
     log.info("%s: %s", video, summary.line())
     if summary.warning:

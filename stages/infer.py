@@ -26,8 +26,9 @@ def main() -> None:
     params.personal_video(args.video)
     with PersonalVideo(VideoPaths.of(args.video)) as video:
         counts = infer_video(infer_file(args.video, args.variant), video, model_path(args.video, args.variant),
-                             params.inputs, params.infer.batch_size)
-    logging.info("%d test pairs, %d run frames", counts["pairs"], counts["run_frames"])
+                             params.inputs, params.infer)
+    logging.info("%d test pairs, %d run frames, rendered at %d²", counts["pairs"], counts["run_frames"],
+                 counts["render_size"])
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ import torch
 
 from dancegen import demo
 from dancegen.preprocess.background import save_background
-from dancegen.core.config import InputSpec, PosemapParams
+from dancegen.core.config import InputSpec, PairsParams, PosemapParams
 from dancegen.model.dataset import PairDataset
 from dancegen.preprocess.pairs import make_pairs, write_split
 from dancegen.core.store import FrameWriter, PoseWriter
 from dancegen.core.layout import TrainPaths
 
 FPS = 30
+REPO_ROOT = Path(__file__).resolve().parents[1]          # the repository
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"        # the real clips, where present
 
 
 def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 16, n_test: int = 4,
@@ -36,7 +38,8 @@ def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 
     background = demo.true_background("personal", size, seed=0)
     save_background(paths.background, background, np.ones((size, size)), len(frames), len(frames))
     paths.pairs.parent.mkdir(parents=True)
-    make_pairs(valid, 0.75, n_train, n_test, seed=0, source=paths.pose).to_csv(paths.pairs, index=False)
+    random_pairs = PairsParams(0.75, n_train, n_test, seed=0, near_fraction=0.0)
+    make_pairs(valid, random_pairs, 0.3, paths.pose).to_csv(paths.pairs, index=False)
     write_split(paths.split, len(frames), 0.75)
     return paths
 

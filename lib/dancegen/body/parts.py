@@ -75,7 +75,7 @@ def part_affines(kp_in: np.ndarray, kp_ref: np.ndarray, size: int,
     ``kp_in, kp_ref: (133, 3)`` x, y, confidence in pixels of the same ``size``² frame →
     ``theta: (10, 2, 3) float32`` (normalised, reference → input, see the module docstring) and
     ``valid: (10,) bool``. A part missing or degenerate in either pose gets ``valid`` False and the
-    identity, and :func:`warp_parts` leaves its channels zero.
+    identity, and :func:`warp_parts_with_coverage` leaves its channels zero.
     """
     seg_in = part_segments(kp_in, min_conf)
     seg_ref = part_segments(kp_ref, min_conf)
@@ -94,12 +94,6 @@ def part_masks(parsing: torch.Tensor) -> torch.Tensor:
     """``parsing: (B, H, W)`` long labels 0..10 → ``(B, 10, H, W)`` float one-hot of the parts."""
     labels = torch.tensor([p.label for p in PARTS], device=parsing.device)
     return (parsing[:, None] == labels[None, :, None, None]).float()
-
-
-def warp_parts(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor,
-               valid: torch.Tensor) -> torch.Tensor:
-    """T of :func:`warp_parts_with_coverage` alone."""
-    return warp_parts_with_coverage(image_in, parsing_in, theta, valid)[0]
 
 
 def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor,

@@ -119,7 +119,6 @@ LANDMARK_GROUPS: dict[str, tuple[int, ...]] = {
     "left_foot": (J["left_ankle"], J["left_big_toe"], J["left_small_toe"], J["left_heel"]),
     "right_foot": (J["right_ankle"], J["right_big_toe"], J["right_small_toe"], J["right_heel"]),
 }
-LANDMARK_NAMES = tuple(LANDMARK_GROUPS)
 NUM_LANDMARK_GROUPS = len(LANDMARK_GROUPS)
 
 

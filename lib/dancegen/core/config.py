@@ -161,6 +161,7 @@ class InferParams:
     smooth_window: int = 9           # frames (odd) of the Savitzky–Golay filter on the reference keypoints; 1 = off
     smooth_order: int = 3            # its polynomial order, below smooth_window
     max_gap: int = 5                 # a joint missing for at most this many frames is interpolated; 0 = never
+    size: int = 0                    # render size H: the nets run at R, their fields are applied at H; 0 = the frames' size
 
 
 @dataclass(frozen=True)
@@ -271,19 +272,40 @@ def _check(p: Params, source: str) -> None:
     for name in list(p.personal) + list(p.reference):
         if name not in p.videos:
             raise bad("personal/reference", f"names video '{name}', which is not under 'videos'")
-    if p.pose.backend not in ("mediapipe", "openpose_json", "alphapose_json"):
-        raise bad("pose.backend", f"must be mediapipe, openpose_json or alphapose_json, got '{p.pose.backend}'")
-    if p.pose.model_complexity != 1:
+    _check_pose(p.pose, bad)
+    _check_fractions(p, bad)
+    _check_sizes_and_counts(p, bad)
+    unknown_variants = set(p.train.variants) - set(VARIANTS)
+    if unknown_variants:
+        raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
+                  f"known: {', '.join(VARIANTS)}")
+    check_schedule(p.train, source)
+    _check_infer(p.infer, bad)
+    _check_choices_and_loss(p, bad)
+    _check_training(p, bad)
+    _check_train_sp(p.train_sp, bad)
+
+
+def _check_pose(pose: PoseParams, bad) -> None:
+    if pose.backend not in ("mediapipe", "openpose_json", "alphapose_json"):
+        raise bad("pose.backend", f"must be mediapipe, openpose_json or alphapose_json, got '{pose.backend}'")
+    if pose.model_complexity != 1:
         raise bad("pose.model_complexity", "must be 1: MediaPipe's complexities 0 and 2 download their "
                   "models at run time, which this tool never does")
-    if not isinstance(p.pose.workers, int) or p.pose.workers < 1:
-        raise bad("pose.workers", f"must be a whole number of processes, at least 1, got {p.pose.workers!r}")
+    if not isinstance(pose.workers, int) or pose.workers < 1:
+        raise bad("pose.workers", f"must be a whole number of processes, at least 1, got {pose.workers!r}")
+
+
+def _check_fractions(p: Params, bad) -> None:
     if not 0.0 < p.pairs.train_fraction < 1.0:
         raise bad("pairs.train_fraction", f"must be between 0 and 1, got {p.pairs.train_fraction}")
     if not 0.0 <= p.train.ema_decay < 1.0:
         raise bad("train.ema_decay", f"must be in [0, 1), got {p.train.ema_decay}")
     if not 0.0 <= p.pairs.near_fraction <= 1.0:
         raise bad("pairs.near_fraction", f"must be between 0 and 1, got {p.pairs.near_fraction}")
+
+
+def _check_sizes_and_counts(p: Params, bad) -> None:
     for key, val in (("extract.size", p.extract.size), ("demo.size", p.demo.size)):
         if val < 32 or val % 2:
             raise bad(key, f"must be an even number of pixels >= 32, got {val}")
@@ -301,20 +323,22 @@ def _check(p: Params, source: str) -> None:
                      ("posemap.landmark_radius", p.posemap.landmark_radius)):
         if val <= 0:
             raise bad(key, f"must be > 0, got {val}")
-    unknown_variants = set(p.train.variants) - set(VARIANTS)
-    if unknown_variants:
-        raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
-                  f"known: {', '.join(VARIANTS)}")
-    check_schedule(p.train, source)
-    for key, val in (("infer.max_frames", p.infer.max_frames), ("infer.edge_blur", p.infer.edge_blur),
-                     ("infer.max_gap", p.infer.max_gap), ("infer.smooth_order", p.infer.smooth_order)):
+
+
+def _check_infer(infer: InferParams, bad) -> None:
+    for key, val in (("infer.max_frames", infer.max_frames), ("infer.edge_blur", infer.edge_blur),
+                     ("infer.max_gap", infer.max_gap), ("infer.smooth_order", infer.smooth_order),
+                     ("infer.size", infer.size)):
         if val < 0:
             raise bad(key, f"must be >= 0, got {val}")
-    if p.infer.smooth_window < 1 or p.infer.smooth_window % 2 == 0:
-        raise bad("infer.smooth_window", f"must be an odd number of frames >= 1, got {p.infer.smooth_window}")
-    if p.infer.smooth_window > 1 and p.infer.smooth_order >= p.infer.smooth_window:
-        raise bad("infer.smooth_order", f"must be below infer.smooth_window ({p.infer.smooth_window}), "
-                  f"got {p.infer.smooth_order}")
+    if infer.smooth_window < 1 or infer.smooth_window % 2 == 0:
+        raise bad("infer.smooth_window", f"must be an odd number of frames >= 1, got {infer.smooth_window}")
+    if infer.smooth_window > 1 and infer.smooth_order >= infer.smooth_window:
+        raise bad("infer.smooth_order", f"must be below infer.smooth_window ({infer.smooth_window}), "
+                  f"got {infer.smooth_order}")
+
+
+def _check_choices_and_loss(p: Params, bad) -> None:
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
                             ("model.compose", p.model.compose, COMPOSE),
                             ("loss.perceptual", p.loss.perceptual, PERCEPTUAL),
@@ -326,6 +350,10 @@ def _check(p: Params, source: str) -> None:
             raise bad(f"loss.{key}", f"must be >= 0, got {getattr(p.loss, key)}")
     if not isinstance(p.loss.gp_every, int) or p.loss.gp_every < 1:
         raise bad("loss.gp_every", f"must be a whole number of steps, at least 1, got {p.loss.gp_every!r}")
+
+
+def _check_training(p: Params, bad) -> None:
+    """train's switches, and the resolutions and width the generators' architecture needs."""
     if not isinstance(p.train.compile, bool):
         raise bad("train.compile", f"must be true or false, got {p.train.compile!r}")
     if p.train.precision not in ("auto", "fp32", "bf16", "fp16"):
@@ -336,7 +364,6 @@ def _check(p: Params, source: str) -> None:
                       f"{2 ** (p.model.n_downsample + 1)}, got {res}")
     if p.model.ngf < 2 or p.model.ngf % 2:
         raise bad("model.ngf", f"must be an even width >= 2 (G's enhancer runs at ngf/2), got {p.model.ngf}")
-    _check_train_sp(p.train_sp, bad)
 
 
 def check_schedule(train: TrainParams, source: str = "params.yaml") -> None:

@@ -63,3 +63,12 @@ def inference_autocast(device: torch.device) -> torch.dtype | None:
     trained model at 128², one thread of this machine's EPYC: 106 → 86 ms per frame, I_out within
     0.003 of 255 of fp32's on average (benchmarks/README.md)."""
     return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
+
+
+def central_square(image: np.ndarray, size: int) -> np.ndarray:
+    """The central square of ``image: (H, W, C)`` (any channel order), resized to ``(size, size, C)``
+    with :func:`resize_area`."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    return resize_area(np.ascontiguousarray(image[y:y + side, x:x + side]), size)

@@ -1,5 +1,5 @@
 """Where the pipeline's artifacts live: the one spelling of the data layout besides ``dvc.yaml``
-(``tests/test_layout.py`` holds the two equal). Every function takes the ``data`` / ``reports``
+(``tests/core/test_layout.py`` holds the two equal). Every function takes the ``data`` / ``reports``
 roots, relative to the repository by default.
 """
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -69,12 +69,22 @@ def _shade(nx: np.ndarray, ny: np.ndarray, nz: np.ndarray, ambient: float = 0.5)
     return ambient + (1 - ambient) * lambert
 
 
-def _capsule(cv: Canvas, a: np.ndarray, b: np.ndarray, ra: float, rb: float, color, label: int = 0,
-             texture: Callable | None = None, ambient: float = 0.5) -> None:
-    """A shaded tapered capsule from ``a`` to ``b`` (pixels), radii ``ra``→``rb``.
+class Capsule(NamedTuple):
+    """A tapered capsule from ``a`` to ``b`` (pixels), radii ``ra``→``rb`` (pixels)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    ra: float
+    rb: float
+
+
+def _capsule(cv: Canvas, shape: Capsule, color, label: int, texture: Callable | None = None,
+             ambient: float = 0.5) -> None:
+    """A shaded tapered capsule ``shape``.
 
     ``texture(s, w) -> (h, w)`` multiplies the colour; s runs along the capsule and w across it, in px.
     """
+    a, b, ra, rb = shape
     r = max(ra, rb)
     g = cv.grid(np.minimum(a, b) - r, np.maximum(a, b) + r)
     if g is None:
@@ -169,16 +179,16 @@ class Figure:
     def _leg(self, cv: Canvas, p2: dict, s: str) -> None:
         b, px, side = self.body, self.px, "left" if s == "l" else "right"
         pants = self.look.pants
-        _capsule(cv, p2[f"hip_{s}"], p2[f"knee_{s}"], b.r_thigh[0] * px, b.r_thigh[1] * px, pants,
+        _capsule(cv, Capsule(p2[f"hip_{s}"], p2[f"knee_{s}"], b.r_thigh[0] * px, b.r_thigh[1] * px), pants,
                  self._label(f"{side}_upper_leg"), self.pants_tex)
-        _capsule(cv, p2[f"knee_{s}"], p2[f"ankle_{s}"], b.r_shin[0] * px, b.r_shin[1] * px, pants,
+        _capsule(cv, Capsule(p2[f"knee_{s}"], p2[f"ankle_{s}"], b.r_shin[0] * px, b.r_shin[1] * px), pants,
                  self._label(f"{side}_lower_leg"), self.pants_tex)
         toe = (p2[f"big_toe_{s}"] + p2[f"small_toe_{s}"]) / 2
         lower = self._label(f"{side}_lower_leg")
-        _capsule(cv, p2[f"ankle_{s}"], p2[f"heel_{s}"], 0.026 * px, 0.024 * px, self.look.shoe, lower)
-        _capsule(cv, p2[f"heel_{s}"], toe, 0.026 * px, 0.022 * px, self.look.shoe, lower)
+        _capsule(cv, Capsule(p2[f"ankle_{s}"], p2[f"heel_{s}"], 0.026 * px, 0.024 * px), self.look.shoe, lower)
+        _capsule(cv, Capsule(p2[f"heel_{s}"], toe, 0.026 * px, 0.022 * px), self.look.shoe, lower)
         sole = np.array([0.0, 0.012 * px])
-        _capsule(cv, p2[f"heel_{s}"] + sole, toe + sole, 0.01 * px, 0.01 * px, (0.2, 0.2, 0.2), lower)
+        _capsule(cv, Capsule(p2[f"heel_{s}"] + sole, toe + sole, 0.01 * px, 0.01 * px), (0.2, 0.2, 0.2), lower)
 
     def _torso(self, cv: Canvas, p2: dict, yaw: float) -> None:
         b, px = self.body, self.px
@@ -212,7 +222,7 @@ class Figure:
         tex = np.where(hem, self.shirt_tex(s, w), self.pants_tex(s, w))
         cv.paint(box, dist, (shade * tex)[..., None] * color, self._label("torso"))
         # the neck (part of the head) over the collar: a bare neckline tells a detector it sees the front
-        _capsule(cv, neck, p2["head"] + (neck - p2["head"]) * 0.35, b.r_neck * px, 0.9 * b.r_neck * px,
+        _capsule(cv, Capsule(neck, p2["head"] + (neck - p2["head"]) * 0.35, b.r_neck * px, 0.9 * b.r_neck * px),
                  self.look.skin, self._label("head"), ambient=0.4)
 
     def _arm(self, cv: Canvas, p2: dict, s: str) -> None:
@@ -221,14 +231,16 @@ class Figure:
         upper, lower = self._label(f"{side}_upper_arm"), self._label(f"{side}_lower_arm")
         hand = p2[f"hand_{s}"]
         self._hand(cv, hand, lower)
+        upper_arm = Capsule(sh, el, b.r_upper_arm[0] * px, b.r_upper_arm[1] * px)
+        forearm = Capsule(el, wr, b.r_forearm[0] * px, b.r_forearm[1] * px)
         if look.long_sleeves:
-            _capsule(cv, sh, el, b.r_upper_arm[0] * px, b.r_upper_arm[1] * px, look.shirt, upper, self.shirt_tex)
-            _capsule(cv, el, wr, b.r_forearm[0] * px, b.r_forearm[1] * px, look.shirt, lower, self.shirt_tex)
+            _capsule(cv, upper_arm, look.shirt, upper, self.shirt_tex)
+            _capsule(cv, forearm, look.shirt, lower, self.shirt_tex)
             return
-        _capsule(cv, sh, el, b.r_upper_arm[0] * px, b.r_upper_arm[1] * px, look.skin, upper)
-        _capsule(cv, el, wr, b.r_forearm[0] * px, b.r_forearm[1] * px, look.skin, lower)
+        _capsule(cv, upper_arm, look.skin, upper)
+        _capsule(cv, forearm, look.skin, lower)
         sleeve_end = sh + 0.5 * (el - sh)
-        _capsule(cv, sh, sleeve_end, b.r_upper_arm[0] * px * 1.12, b.r_upper_arm[0] * px * 1.08, look.shirt,
+        _capsule(cv, Capsule(sh, sleeve_end, b.r_upper_arm[0] * px * 1.12, b.r_upper_arm[0] * px * 1.08), look.shirt,
                  upper, self.shirt_tex)
 
     def _hand(self, cv: Canvas, hand: np.ndarray, label: int) -> None:
@@ -242,8 +254,8 @@ class Figure:
                 width = max(1, int(round(0.014 * px)))
                 cv2.polylines(rgb, fingers, False, _cv_color(np.asarray(skin) * 0.85), width, cv2.LINE_AA, 4)
                 cv2.polylines(labels, fingers, False, label, width, cv2.LINE_8, 4)
-        _capsule(cv, wrist + 0.25 * (palm_end - wrist), palm_end - 0.15 * (palm_end - wrist),
-                 b.r_palm * px, b.r_palm * px * 0.95, skin, label)
+        _capsule(cv, Capsule(wrist + 0.25 * (palm_end - wrist), palm_end - 0.15 * (palm_end - wrist),
+                             b.r_palm * px, b.r_palm * px * 0.95), skin, label)
 
     def _head(self, cv: Canvas, p2: dict, pts: dict) -> None:
         b, px, look = self.body, self.px, self.look

@@ -24,7 +24,7 @@ LABELS = {"input_frame": "Input frame (copied)", "background": "Background plate
 def baseline_image(name: str, builder: InputBuilder, t_in: int, ref_poses: np.ndarray) -> np.ndarray:
     """The ``name`` baseline's I_out for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` →
     ``(R, R, 3) uint8 RGB``."""
-    sample = builder.sample(t_in, ref_poses)
+    sample = builder.sample(t_in, ref_poses, with_pose_maps=False)
     if name == "input_frame":
         return to_uint8(sample["I_in"])
     if name == "background":

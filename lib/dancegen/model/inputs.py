@@ -92,12 +92,14 @@ class InputBuilder:
                                   "B_in": self._scene(t_in, image)})
         return self._input[1]
 
-    def sample(self, t_in: int, ref_poses: np.ndarray) -> dict[str, torch.Tensor]:
+    def sample(self, t_in: int, ref_poses: np.ndarray, with_pose_maps: bool = True) -> dict[str, torch.Tensor]:
         """The inputs for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` (current first; x, y,
-        confidence in pixels of this video's S×S frames)."""
+        confidence in pixels of this video's S×S frames). Without ``with_pose_maps`` there is no
+        ``P_ref``: the person's inputs at a render size, where the nets do not run."""
         theta, part_valid = part_affines(self.pose.keypoints[t_in], ref_poses[0], self.size,
                                          self.posemap.min_conf)
-        pose_maps = stacked_pose_maps(ref_poses, self.size, self.resolution, self.posemap)
-        return {**self._input_frame(t_in), "theta": torch.from_numpy(theta),
-                "part_valid": torch.from_numpy(part_valid), "P_ref": torch.from_numpy(pose_maps),
-                "B": self.background}
+        sample = {**self._input_frame(t_in), "theta": torch.from_numpy(theta),
+                  "part_valid": torch.from_numpy(part_valid)}
+        if with_pose_maps:
+            sample["P_ref"] = torch.from_numpy(stacked_pose_maps(ref_poses, self.size, self.resolution, self.posemap))
+        return {**sample, "B": self.background}

@@ -92,34 +92,34 @@ def near_pairs(keypoints: np.ndarray, valid: np.ndarray, frames: range, n: int, 
     return pd.DataFrame({"in_frame": idx[pick], "ref_frame": ref})
 
 
-def make_pairs(valid: np.ndarray, train_fraction: float, n_train: int, n_test: int, seed: int,
-               source: str | Path, keypoints: np.ndarray | None = None, near_fraction: float = 0.0,
-               near_k: int = 10, min_conf: float = 0.3) -> pd.DataFrame:
+def make_pairs(valid: np.ndarray, params: PairsParams, min_conf: float, source: str | Path,
+               keypoints: np.ndarray | None = None) -> pd.DataFrame:
     """The pairs table of one video (layout in the module docstring).
 
     ``valid: (T,) bool`` from the pose file ``source``, which is named in the error when a split
-    has too few valid frames. Train and test pairs come from independent streams of ``seed``, so
-    changing ``n_train`` or the near pairs leaves the test pairs as they were. A ``near_fraction``
-    share of the training pairs is :func:`near_pairs` on ``keypoints: (T, 133, 3)`` (needed then).
+    has too few valid frames. Train and test pairs come from independent streams of ``params.seed``,
+    so changing ``n_train`` or the near pairs leaves the test pairs as they were. A ``near_fraction``
+    share of the training pairs is :func:`near_pairs` on ``keypoints: (T, 133, 3)`` (needed then),
+    whose keypoints below ``min_conf`` count as missing.
     """
     if len(valid) < 2:
         raise DanceGenError(source, f"has {len(valid)} frame(s); a train/test split needs at least 2")
-    splits = dict(zip(SPLITS, split_frames(len(valid), train_fraction)))
+    splits = dict(zip(SPLITS, split_frames(len(valid), params.train_fraction)))
     for name, frames in splits.items():
         n_valid = len(valid_in(valid, frames))
         if n_valid < MIN_VALID:
             raise DanceGenError(source, f"the {name} split (frames {frames.start}..{frames.stop - 1}) has "
                                 f"{n_valid} valid detection(s); at least {MIN_VALID} are needed to sample pairs")
-    rngs = dict(zip(SPLITS, np.random.default_rng(seed).spawn(len(SPLITS))))
-    n_near = round(n_train * near_fraction)
-    tables = [sample_pairs(valid, splits["train"], n_train - n_near, rngs["train"]).assign(split="train")]
+    rngs = dict(zip(SPLITS, np.random.default_rng(params.seed).spawn(len(SPLITS))))
+    n_near = round(params.n_train * params.near_fraction)
+    tables = [sample_pairs(valid, splits["train"], params.n_train - n_near, rngs["train"]).assign(split="train")]
     if n_near:
         if keypoints is None or len(keypoints) != len(valid):
             raise ValueError("near training pairs need the keypoints of every frame")
-        near_rng = np.random.default_rng([seed, 1])
-        tables.append(near_pairs(keypoints, valid, splits["train"], n_near, near_k, min_conf, near_rng)
+        near_rng = np.random.default_rng([params.seed, 1])
+        tables.append(near_pairs(keypoints, valid, splits["train"], n_near, params.near_k, min_conf, near_rng)
                       .assign(split="train"))
-    tables.append(sample_pairs(valid, splits["test"], n_test, rngs["test"]).assign(split="test"))
+    tables.append(sample_pairs(valid, splits["test"], params.n_test, rngs["test"]).assign(split="test"))
     return pd.concat(tables, ignore_index=True)[list(COLUMNS)]
 
 
@@ -131,9 +131,7 @@ def write_pairs(pose_path: str | Path, out_csv: str | Path, out_split: str | Pat
     with PoseStore(pose_path) as pose:
         refuse_crowded(pose_path, pose.attrs)
         valid, keypoints = pose.valid, pose.keypoints
-    table = make_pairs(valid, params.train_fraction, params.n_train, params.n_test, params.seed, source=pose_path,
-                       keypoints=keypoints, near_fraction=params.near_fraction, near_k=params.near_k,
-                       min_conf=min_conf)
+    table = make_pairs(valid, params, min_conf, pose_path, keypoints)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     write_split(out_split, len(valid), params.train_fraction)

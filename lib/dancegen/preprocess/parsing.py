@@ -109,12 +109,12 @@ def _part_distance(name: str, seg: tuple[np.ndarray, np.ndarray, float], x: np.n
 
 
 def part_distances(x: np.ndarray, y: np.ndarray, keypoints: np.ndarray,
-                   min_conf: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+                   min_conf: float) -> tuple[np.ndarray, np.ndarray]:
     """Distance of every point to every detected part's shape, in units of the part's half-width.
 
-    ``x, y: (N,)`` float32 pixels; ``keypoints: (133, 3)``. Returns ``(labels: (P,) int,
-    dist: (P, N))`` for the P parts whose joints were found (labels of :data:`skeleton.PARTS`);
-    a distance ≤ 1 means inside the shape.
+    ``x, y: (N,)`` float32 pixels; ``keypoints: (133, 3)``, those below ``min_conf`` missing. Returns
+    ``(labels: (P,) int, dist: (P, N))`` for the P parts whose joints were found (labels of
+    :data:`skeleton.PARTS`); a distance ≤ 1 means inside the shape.
     """
     segs = skeleton.part_segments(keypoints, min_conf)
     labels, rows = [], []
@@ -141,14 +141,13 @@ def _resolve_overlaps(labels: np.ndarray, dist: np.ndarray) -> None:
         dist[torso[0], dist[arms].min(axis=0) <= 1.0] = np.inf
 
 
-def parse_parts(mask: np.ndarray, keypoints: np.ndarray, threshold: float = 0.5,
-                min_conf: float = 0.3) -> np.ndarray:
+def parse_parts(mask: np.ndarray, keypoints: np.ndarray, threshold: float, min_conf: float) -> np.ndarray:
     """Label every person pixel with one of the 10 parts.
 
     ``mask: (S, S) uint8`` person probability × 255; ``keypoints: (133, 3)`` x, y, confidence in
     pixels of the same frame. Returns ``parsing: (S, S) uint8`` — 0 outside the mask (pixels below
-    ``threshold`` × 255), else a label 1..10. Parts whose joints are missing take no pixels; with
-    no part at all the map is all 0.
+    ``threshold`` × 255), else a label 1..10. Parts whose joints are missing (below ``min_conf``,
+    ``posemap.min_conf`` as for the part transforms) take no pixels; with no part at all the map is all 0.
     """
     parsing = np.zeros(mask.shape, np.uint8)
     ys, xs = np.nonzero(mask >= threshold * 255.0)

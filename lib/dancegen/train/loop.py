@@ -143,6 +143,15 @@ def select_device(precision: str, local_rank: int) -> tuple[torch.device, torch.
     return device, {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """Where a run's steps execute: the device, its autocast dtype (None: fp32) and this process's ranks."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    ranks: Ranks
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -194,21 +203,41 @@ def warmed_up_average(decay: float):
     return average
 
 
+@dataclass(frozen=True)
+class RunParams:
+    """The params sections that decide what a training run computes: the networks, the schedule and
+    optimiser, the losses."""
+
+    model: ModelParams
+    train: TrainParams
+    loss: LossParams
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One variant trained on one personal video: its params, what its inputs are built from, its files."""
+
+    variant: str
+    params: RunParams
+    inputs: InputSpec
+    paths: TrainPaths
+
+
 class Trainer:
     """Generators + discriminators of one phase, their optimisers and the update step."""
 
-    def __init__(self, generators: Generators, branches: tuple[str, ...], phase: Phase,
-                 model: ModelParams, loss: LossParams, train: TrainParams, objective: GeneratorObjective,
-                 device: torch.device, amp_dtype: torch.dtype | None, ranks: Ranks):
+    def __init__(self, generators: Generators, branches: tuple[str, ...], phase: Phase, params: RunParams,
+                 objective: GeneratorObjective, runtime: Runtime):
+        model, loss, train, device = params.model, params.loss, params.train, runtime.device
         self.generators, self.branches, self.device = generators, branches, device
-        self.amp_dtype, self.ranks = amp_dtype, ranks
+        self.amp_dtype, self.ranks = runtime.amp_dtype, runtime.ranks
         self.channels_last = device.type == "cuda"
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.critics = Critics(branches, generators.config.pose_channels, model, phase.num_d,
                                loss.w_gp, loss.gp_every).to(device, memory_format=fmt)
         self.generators.to(device, memory_format=fmt)
         self.objective = objective.to(device)
-        if ranks.world > 1:
+        if self.ranks.world > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.g_run = DistributedDataParallel(self.generators, device_ids=ids)
             self.d_run = DistributedDataParallel(self.critics, device_ids=ids)
@@ -223,7 +252,7 @@ class Trainer:
         adam = dict(lr=train.lr, betas=(train.beta1, train.beta2), fused=True)
         self.opt_g = torch.optim.Adam(self.generators.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.critics.parameters(), **adam)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.average = (AveragedModel(self.generators, avg_fn=warmed_up_average(train.ema_decay))
                         if train.ema_decay > 0 else None)
 
@@ -316,19 +345,19 @@ def training_code() -> str:
     return code_hash(__name__)
 
 
-def fingerprint(variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
-                inputs: InputSpec, paths: TrainPaths, use_sp: bool, perceptual: str) -> str:
+def fingerprint(run: TrainingRun, use_sp: bool, perceptual: str) -> str:
     """Hash of what a run computes: variant, params (but reporting knobs and the iteration counts,
     which the checkpoint records itself), pairs, data sizes, code."""
-    train_keys = {k: v for k, v in dataclasses.asdict(train).items()
+    paths = run.paths
+    train_keys = {k: v for k, v in dataclasses.asdict(run.params.train).items()
                   if k not in _REPORTING_KEYS + _LENGTH_KEYS}
     data = {"pairs": hashlib.sha256(paths.pairs.read_bytes()).hexdigest(),
             "sizes": [p.stat().st_size
                       for p in (paths.frames, paths.pose, paths.background / "background.png")]}
     if use_sp:
         data["sp"] = hashlib.sha256(paths.sp.read_bytes()).hexdigest()
-    blob = json.dumps({"variant": variant, "model": dataclasses.asdict(model), "train": train_keys,
-                       "loss": dataclasses.asdict(loss), "inputs": dataclasses.asdict(inputs),
+    blob = json.dumps({"variant": run.variant, "model": dataclasses.asdict(run.params.model), "train": train_keys,
+                       "loss": dataclasses.asdict(run.params.loss), "inputs": dataclasses.asdict(run.inputs),
                        "data": data, "perceptual": perceptual, "code": training_code()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -512,7 +541,7 @@ def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: Trai
     require_inputs(paths, loss.w_sp > 0)
     ranks = init_distributed()
     try:
-        return _train(paths, variant, model, train, loss, inputs, ranks)
+        return _train(TrainingRun(variant, RunParams(model, train, loss), inputs, paths), ranks)
     finally:
         if ranks.world > 1:
             dist.destroy_process_group()
@@ -524,15 +553,16 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams, loss: LossParams,
-           inputs: InputSpec, ranks: Ranks) -> dict:
-    device, amp_dtype = select_device(train.precision, ranks.local_rank)
+def _train(run: TrainingRun, ranks: Ranks) -> dict:
+    variant, paths, inputs = run.variant, run.paths, run.inputs
+    model, train, loss = run.params.model, run.params.train, run.params.loss
+    runtime = Runtime(*select_device(train.precision, ranks.local_rank), ranks)
     _seed(train.seed)
     branches = get_variant(variant).judged(loss)
-    frozen = _loss_networks(loss, paths.sp, device)
-    fp = fingerprint(variant, model, train, loss, inputs, paths, frozen.sp_used, frozen.perceptual)
+    frozen = _loss_networks(loss, paths.sp, runtime.device)
+    fp = fingerprint(run, frozen.sp_used, frozen.perceptual)
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
-    ckpt = load_checkpoint(ckpt_path, fp, device)
+    ckpt = load_checkpoint(ckpt_path, fp, runtime.device)
     plan = phases(train, model)
     generators = Generators(GeneratorConfig.from_params(variant, model, inputs.posemap.K))
     if ckpt is not None and not extends(ckpt, plan):
@@ -558,16 +588,14 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
             continue
         if phase.enhanced and not generators.config.enhanced:
             generators.enhance()
-        trainer = Trainer(generators, branches, phase, model, loss, train, frozen.objective, device,
-                          amp_dtype, ranks)
+        trainer = Trainer(generators, branches, phase, run.params, frozen.objective, runtime)
         start = 0
         if ckpt is not None and phase.index == ckpt["phase"]:
             trainer.load_state_dict(ckpt)
             _set_rng_state(ckpt["rng"])
             start, ckpt = ckpt["step"], None
             log.info("resuming %s at phase %s, step %d", variant, phase.name, start)
-        seconds[phase.name] = _run_phase(trainer, plan, phase, start, paths, variant, train, inputs,
-                                         runlog, fp, ranks)
+        seconds[phase.name] = _run_phase(trainer, run, plan, phase, start, runlog, fp)
     result = trainer.result
     summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
                "synthesis_target": loss.synthesis_target if branches != (FINAL,) else None,
@@ -575,7 +603,7 @@ def _train(paths: TrainPaths, variant: str, model: ModelParams, train: TrainPara
                "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
                "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
                "steps": total, "world_size": ranks.world,
-               "device": device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
+               "device": runtime.device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
     if ranks.main:
         save_generators(paths.model, result, plan[-1].resolution,
                         {"variant": variant, "fingerprint": fp, **summary})
@@ -588,11 +616,11 @@ def plan_step(plan: list[Phase], phase_index: int, step: int) -> int:
     return next(p.first_step for p in plan if p.index == phase_index) + step
 
 
-def _run_phase(trainer: Trainer, plan: list[Phase], phase: Phase, start: int, paths: TrainPaths, variant: str,
-               train: TrainParams, inputs: InputSpec, runlog: RunLog, fp: str,
-               ranks: Ranks) -> float | None:
+def _run_phase(trainer: Trainer, run: TrainingRun, plan: list[Phase], phase: Phase, start: int, runlog: RunLog,
+               fp: str) -> float | None:
     """Steps ``start`` … ``phase.iters`` of one phase; returns mean seconds per step (None if none ran)."""
-    dataset = PairDataset(paths, "train", phase.resolution, inputs)
+    paths, variant, train, ranks = run.paths, run.variant, run.params.train, trainer.ranks
+    dataset = PairDataset(paths, "train", phase.resolution, run.inputs)
     stream = batches(dataset, train, phase, ranks, start, pin=trainer.device.type == "cuda")
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
     bar = tqdm(range(start, phase.iters), desc=f"{variant} {phase.name} {phase.resolution}²",

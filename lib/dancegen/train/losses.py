@@ -55,18 +55,6 @@ def rela_g_loss(real_outputs: Outputs, fake_outputs: Outputs) -> torch.Tensor:
     return torch.stack([_relativistic(fake, real) for real, fake in pairs]).mean()
 
 
-def lsgan_d_loss(real_outputs: Outputs, fake_outputs: Outputs) -> torch.Tensor:
-    """Eq. 3, discriminator side: ½E[(D(y) − 1)²] + ½E[D(x)²], averaged over scales."""
-    pairs = zip(_predictions(real_outputs), _predictions(fake_outputs), strict=True)
-    return torch.stack([0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean()
-                        for real, fake in pairs]).mean()
-
-
-def lsgan_g_loss(fake_outputs: Outputs) -> torch.Tensor:
-    """Eq. 3, generator side: ½E[(D(x) − 1)²], averaged over scales."""
-    return torch.stack([0.5 * ((fake - 1) ** 2).mean() for fake in _predictions(fake_outputs)]).mean()
-
-
 def gradient_penalty(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                      cond: torch.Tensor) -> torch.Tensor:
     """WGAN-GP term of eq. 4, E[(‖∇ D(x̂, p)‖₂ − 1)²], before its weight w_GP.

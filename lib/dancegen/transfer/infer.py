@@ -1,7 +1,9 @@
 """Inference (paper 4.3): running a trained model, and the test-set synthesis.
 
-Everything (here and in :mod:`dancegen.transfer.transfer`) runs a trained model (:func:`dancegen.model.generators.load_generators`) in batches under
-``torch.no_grad`` (CUDA when present) at the resolution R its model file records. Inputs come
+Everything (here, in :mod:`dancegen.transfer.transfer` and live) runs a trained model
+(:func:`dancegen.model.generators.load_generators`) through a :class:`Renderer`, in batches under
+``torch.no_grad`` (CUDA when present): its nets at the resolution R its model file records, the
+output composed at the render size H (``infer.size``, by default the frames' own size). Inputs come
 from :class:`dancegen.model.inputs.InputBuilder`, the builder training uses too, for any input frame of
 the personal video and any K-pose reference history.
 
@@ -13,13 +15,17 @@ Infer file ``data/infer/<video>/<variant>.h5`` (:func:`infer_video`)
                    valid test frame t in order, one fixed input frame, P_ref from frames t, t−1, …
   ``run_fg``       (M, R, R, 3) uint8 RGB — Ĩ_out of the run (two-stage variants only)
   ``run_frames``   (M,) int64 — the run's reference frames
-  attrs: ``video``, ``variant``, ``resolution`` (R), ``K``, ``run_input_frame``, ``model`` (path),
+  ``pairs_hd``     (N, H, H, 3) uint8 RGB — I_out of every test pair at the render size H
+                   (``infer.size``), the nets run at R and their fields applied at H
+                   (:meth:`dancegen.model.generators.Generators.render`); only where H > R
+  attrs: ``video``, ``variant``, ``resolution`` (R), ``render_size`` (H), ``K``, ``run_input_frame``, ``model`` (path),
          ``model_meta`` (JSON: the model file's meta — steps, vgg_used, sp_used, …)
   Image datasets are chunked one frame per chunk (gzip 1); the file appears only when complete.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +36,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dancegen.core.config import InputSpec
+from dancegen.core.config import InferParams, InputSpec
 from dancegen.core.errors import DanceGenError
 from dancegen.core.images import compute_device, inference_autocast, to_uint8
 from dancegen.core.store import atomic_path
 from dancegen.model.generators import FINAL, SYNTHESIS, Generators, load_generators
+from dancegen.model.inputs import InputBuilder
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import read_pairs
 from dancegen.transfer.compositing import despill_green
@@ -53,11 +60,13 @@ def load_model(path: str | Path, device: torch.device) -> tuple[Generators, int,
 
 @dataclass
 class Generated:
-    """One batch of generator outputs, ``(B, R, R, 3) uint8 RGB`` images and ``(B, R, R)`` mattes."""
+    """One batch of generator outputs at the render size H: ``(B, H, H, 3) uint8 RGB`` images and
+    ``(B, H, H)`` mattes; ``low`` is I_out at the nets' resolution R."""
 
-    final: np.ndarray               # I_out
-    synthesis: np.ndarray | None    # Ĩ_out on green (two-stage variants), else None
-    matte: np.ndarray               # float32 in [0, 1]: the generated person (the variant's matte)
+    final: np.ndarray               # I_out at H
+    synthesis: np.ndarray | None    # Ĩ_out on green at H (two-stage variants), else None
+    matte: np.ndarray               # float32 in [0, 1]: the generated person (the variant's matte) at H
+    low: np.ndarray                 # I_out at R, (B, R, R, 3) uint8 (``final`` itself where H = R)
 
     @property
     def person(self) -> np.ndarray:
@@ -65,22 +74,79 @@ class Generated:
         variant has no Ĩ_out."""
         return self.final if self.synthesis is None else despill_green(self.synthesis)
 
+
+def _batch(samples: list[dict[str, torch.Tensor]], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
+
+
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 and t.is_floating_point() else t
 
 
+def _floats(outputs: dict) -> dict:
+    return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in outputs.items()}
+
+
 @torch.no_grad()
-def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], device: torch.device) -> Generated:
+def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], device: torch.device,
+             samples_hd: list[dict[str, torch.Tensor]] | None = None) -> Generated:
     """Run the generators on a list of :meth:`InputBuilder.sample` items as one batch (in bfloat16
-    on a CPU that computes it natively: :func:`dancegen.core.images.inference_autocast`)."""
-    batch = {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
+    on a CPU that computes it natively: :func:`dancegen.core.images.inference_autocast`); with
+    ``samples_hd``, the same jobs built at a render size H without pose maps, compose at H
+    (:meth:`dancegen.model.generators.Generators.render`)."""
+    batch = _batch(samples, device)
+    batch_hd = batch if samples_hd is None else _batch(samples_hd, device)
     dtype = inference_autocast(device)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-        outputs = generators(batch)
-    outputs = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in outputs.items()}
-    synthesis = to_uint8(outputs[SYNTHESIS]) if SYNTHESIS in outputs else None
-    matte = generators.matte(outputs, batch)[:, 0].float().cpu().numpy()
-    return Generated(to_uint8(outputs[FINAL]), synthesis, matte)
+        outputs, rendered = generators.render(batch, batch_hd)
+    outputs, rendered = _floats(outputs), _floats(rendered)
+    synthesis = to_uint8(rendered[SYNTHESIS]) if SYNTHESIS in rendered else None
+    matte = generators.matte(outputs, batch, rendered)[:, 0].float().cpu().numpy()
+    final = to_uint8(rendered[FINAL])
+    return Generated(final, synthesis, matte, final if rendered is outputs else to_uint8(outputs[FINAL]))
+
+
+def render_size(size: int | None, frame_size: int, resolution: int) -> int:
+    """The render size H of ``infer.size`` (0: the frames' own ``frame_size``; None: the model's
+    ``resolution`` R), between R and the frame size; a one-line error otherwise."""
+    h = resolution if size is None else frame_size if size == 0 else size
+    if not resolution <= h <= frame_size:
+        raise DanceGenError("params.yaml", f"'infer.size' {h} must lie between the model's resolution "
+                            f"{resolution} and the frames' size {frame_size} (0: the frames' size)")
+    return h
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """A trained model with a personal video's inputs for it: at its resolution R for the nets, and
+    at the render size H for the person's own pixels (``builder_hd``; None where H = R)."""
+
+    generators: Generators
+    builder: InputBuilder
+    builder_hd: InputBuilder | None
+    device: torch.device
+
+    @property
+    def size(self) -> int:
+        """The render size H."""
+        return (self.builder_hd or self.builder).resolution
+
+    def __call__(self, jobs: list[tuple[int, np.ndarray]]) -> Generated:
+        """:func:`generate` of ``[(t_in, reference poses (K, 133, 3))]``."""
+        samples = [self.builder.sample(t_in, poses) for t_in, poses in jobs]
+        hd = None if self.builder_hd is None else \
+            [self.builder_hd.sample(t_in, poses, with_pose_maps=False) for t_in, poses in jobs]
+        return generate(self.generators, samples, self.device, hd)
+
+
+def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec, size: int | None
+                  ) -> tuple[Renderer, dict]:
+    """(the :class:`Renderer` of ``model_file`` on ``video`` at render size ``infer.size``, the model's meta)."""
+    device = compute_device()
+    generators, resolution, meta = load_model(model_file, device)
+    h = render_size(size, video.size, resolution)
+    builder_hd = video.builder(h, spec) if h != resolution else None
+    return Renderer(generators, video.builder(resolution, spec), builder_hd, device), meta
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:
@@ -96,13 +162,13 @@ def batched(items: Iterable, n: int) -> Iterator[list]:
 
 
 class _ImageDatasets:
-    """Appendable ``(N, R, R, 3) uint8`` datasets of one open HDF5 file, one image per chunk."""
+    """Appendable ``(N, S, S, 3) uint8`` datasets of one open HDF5 file, one image per chunk."""
 
-    def __init__(self, file: h5py.File, resolution: int):
-        self.file, self.resolution = file, resolution
+    def __init__(self, file: h5py.File):
+        self.file = file
 
-    def create(self, name: str) -> None:
-        shape = (self.resolution, self.resolution, 3)
+    def create(self, name: str, side: int) -> None:
+        shape = (side, side, 3)
         self.file.create_dataset(name, (0, *shape), maxshape=(None, *shape), dtype=np.uint8,
                                  chunks=(1, *shape), compression="gzip", compression_opts=1)
 
@@ -128,31 +194,34 @@ def read_test_pairs(pairs_csv: Path, video: PersonalVideo) -> np.ndarray:
 
 
 def infer_video(out_path: str | Path, video: PersonalVideo, model_file: str | Path, spec: InputSpec,
-                batch_size: int) -> dict:
-    """Synthesize the test pairs and the consecutive test run of one personal video (infer file,
-    module docstring). Returns counts: ``pairs``, ``run_frames``."""
-    device = compute_device()
-    generators, resolution, meta = load_model(model_file, device)
-    pairs, run = read_test_pairs(video.paths.pairs, video), video.test_frames
+                infer: InferParams) -> dict:
+    """Synthesize the test pairs and the consecutive test run of one personal video at the model's
+    resolution R, and the test pairs at the render size H (``infer.size``; infer file, module
+    docstring). Returns counts: ``pairs``, ``run_frames``, ``render_size``."""
+    renderer, meta = open_renderer(model_file, video, spec, infer.size)
+    at_r = dataclasses.replace(renderer, builder_hd=None)
+    pairs, run, K = read_test_pairs(video.paths.pairs, video), video.test_frames, spec.posemap.K
     if not len(run):
         raise DanceGenError(video.paths.split, "has no valid frame in the test split")
     jobs = {"pairs": [(int(a), int(b)) for a, b in pairs], "run": [(int(run[0]), int(t)) for t in run]}
-    builder, K = video.builder(resolution, spec), spec.posemap.K
-    fg = generators.variant.synthesis
+    fg = renderer.generators.variant.synthesis
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
-        out = _ImageDatasets(f, resolution)
+        out = _ImageDatasets(f)
         f.create_dataset("pairs_index", data=pairs)
         f.create_dataset("run_frames", data=run)
         for name, jobs_of in jobs.items():
-            out.create(f"{name}_out")
-            if fg:
-                out.create(f"{name}_fg")
-            for chunk in tqdm(list(batched(jobs_of, batch_size)), desc=f"infer {name}", unit="batch"):
-                result = generate(generators, [builder.sample(t_in, video.history(t_ref, K)) for t_in, t_ref in chunk],
-                                  device)
+            for kind in ("out", "fg")[:1 + fg]:
+                out.create(f"{name}_{kind}", at_r.size)
+            for chunk in tqdm(list(batched(jobs_of, infer.batch_size)), desc=f"infer {name}", unit="batch"):
+                result = at_r([(t_in, video.history(t_ref, K)) for t_in, t_ref in chunk])
                 out.append(f"{name}_out", result.final)
                 if fg:
                     out.append(f"{name}_fg", result.synthesis)
-        f.attrs.update(video=video.name, variant=generators.config.variant, resolution=resolution,
-                       K=K, run_input_frame=int(run[0]), model=str(model_file), model_meta=json.dumps(meta))
-    return {"pairs": len(pairs), "run_frames": len(run)}
+        if renderer.builder_hd is not None:
+            out.create("pairs_hd", renderer.size)
+            for chunk in tqdm(list(batched(jobs["pairs"], infer.batch_size)), desc="infer pairs at H", unit="batch"):
+                out.append("pairs_hd", renderer([(t_in, video.history(t_ref, K)) for t_in, t_ref in chunk]).final)
+        f.attrs.update(video=video.name, variant=renderer.generators.config.variant, resolution=at_r.size,
+                       render_size=renderer.size, K=K, run_input_frame=int(run[0]), model=str(model_file),
+                       model_meta=json.dumps(meta))
+    return {"pairs": len(pairs), "run_frames": len(run), "render_size": renderer.size}

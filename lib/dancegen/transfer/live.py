@@ -1,13 +1,15 @@
 """``dancegen live``: drive a trained personal model from a camera, a video file or a stream, frame by frame.
 
-Per frame: the central square of the source frame → MediaPipe Holistic in video (tracking) mode →
-a causal smoothing of the keypoints (:class:`CausalSmoother`) → retargeting onto the target's
-body (:mod:`dancegen.transfer.retarget`, the source's body measured over the frames seen so far) → the
-personal training frame of nearest pose as I_in (a pose index built once at start) → the
-generators (batch 1) → I_out, the target in their own room, or ``--scene`` composited.
+Per frame: the central square of the source frame (:func:`dancegen.core.images.central_square`) →
+MediaPipe Holistic in video (tracking) mode → transfer's smoothing and placement onto the target's
+body, for a stream (:class:`dancegen.transfer.retarget.CausalSmoother` and
+:class:`~dancegen.transfer.retarget.CausalPlacement`: only the frames seen so far) → the personal
+training frame of nearest pose as I_in (of :class:`dancegen.model.personal.PersonalVideo`'s
+training split) → the generators (batch 1, P_ref the last K driving poses) → I_out, the target in
+their own room, or ``--scene`` composited.
 
-Three threads form a pipeline, so that detection and generation run at once on two cores (both
-release the GIL): capture → detect → generate and write. Queues hold one frame each. A camera is
+Three threads form a pipeline (:class:`_Pipeline`), so that detection and generation run at once on
+two cores (both release the GIL): capture → detect → generate and write. Queues hold one frame each. A camera is
 real time: a stage that is behind finds only the newest frame waiting (older ones are dropped),
 so the latency stays near one frame per stage. ``--realtime`` does the same for a file source,
 read at its own frame rate; otherwise every frame of a file is used.
@@ -33,29 +35,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from scipy.signal import savgol_coeffs
 
-from dancegen.preprocess.background import load_background
-from dancegen.transfer.compositing import composite
-from dancegen.core.config import load_params
+from dancegen.body.distances import nearest_poses
+from dancegen.body.posemaps import history_indices
+from dancegen.core.config import InferParams, PoseParams, load_params
+from dancegen.core.errors import DanceGenError
+from dancegen.core.images import central_square
+from dancegen.core.layout import VideoPaths, model_path
+from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.detect import MEDIAPIPE_MIN_CONF, is_valid
 from dancegen.preprocess.detect.mediapipe import HolisticDetector
-from dancegen.core.errors import DanceGenError
-from dancegen.core.images import compute_device, resize_area
-from dancegen.transfer.infer import generate, load_model
-from dancegen.model.inputs import InputBuilder
-from dancegen.core.layout import VideoPaths, model_path
-from dancegen.preprocess.pairs import split_frames, valid_in
-from dancegen.transfer.retarget import body_frame, retarget, size_ratio
-from dancegen.core.store import FrameStore, PoseStore
-from dancegen.body.distances import nearest_poses
-from dancegen.transfer.transfer import load_scene
 from dancegen.preprocess.video import VideoWriter
+from dancegen.transfer.compositing import composite
+from dancegen.transfer.infer import Renderer, open_renderer
+from dancegen.transfer.retarget import CausalPlacement, CausalSmoother, body_frame
+from dancegen.transfer.transfer import load_scene
 
 _END = object()
-# The source's body is measured again every this many detected frames (robust medians over them).
-_REMEASURE_EVERY = 15
-_MEASURE_FRAMES = 300
 
 
 @dataclass
@@ -124,78 +120,6 @@ class Source:
         self.capture.release()
 
 
-def central_square(frame: np.ndarray, size: int) -> np.ndarray:
-    """The central square of ``frame: (H, W, 3)``, resized to ``(size, size, 3)``."""
-    h, w = frame.shape[:2]
-    side = min(h, w)
-    y, x = (h - side) // 2, (w - side) // 2
-    return resize_area(np.ascontiguousarray(frame[y:y + side, x:x + side]), size)
-
-
-class CausalSmoother:
-    """Keypoint tracks smoothed with only the frames seen so far: a Savitzky–Golay fit over the last
-    ``window`` frames, evaluated at the newest (order ≤ 1: a causal fit's end point is noisy at higher
-    orders). A joint missing for at most ``max_gap`` frames keeps its last position."""
-
-    def __init__(self, window: int, order: int, max_gap: int, min_conf: float):
-        self.window, self.max_gap, self.min_conf = max(1, window), max_gap, min_conf
-        self.order = min(order, 1)
-        self.history: deque[np.ndarray] = deque(maxlen=self.window)
-        self.missing: np.ndarray | None = None
-
-    def __call__(self, keypoints: np.ndarray) -> np.ndarray:
-        """``(133, 3)`` detected keypoints → ``(133, 3)`` smoothed ones (missing joints: confidence 0)."""
-        kps = keypoints.astype(np.float32).copy()
-        seen = kps[:, 2] >= self.min_conf
-        if self.missing is None:
-            self.missing = np.zeros(len(kps), int)
-        self.missing = np.where(seen, 0, self.missing + 1)
-        if self.history:
-            last = self.history[-1]
-            hold = ~seen & (self.missing <= self.max_gap) & (last[:, 2] > 0)
-            kps[hold] = last[hold]
-        self.history.append(kps)
-        n = len(self.history)
-        if n < 3 or self.window < 3:
-            return kps
-        w = n if n % 2 else n - 1
-        coeffs = savgol_coeffs(w, min(self.order, w - 1), pos=w - 1, use="dot")
-        track = np.stack(list(self.history)[-w:])                    # (w, 133, 3), oldest first
-        present = (track[..., 2] > 0).all(0)
-        out = kps.copy()
-        out[present, :2] = np.tensordot(coeffs, track[:, present, :2], axes=1)
-        return out
-
-
-class Retargeter:
-    """Reference poses onto the target's body (:func:`dancegen.transfer.retarget.retarget`), the source's
-    body measured over its last detected frames and measured again every few of them. The source's
-    keypoints come from its central square already at the personal frame's ``size``, so without
-    retargeting (off, or before the source's body is measured) they pass as they are."""
-
-    def __init__(self, target_poses: np.ndarray, size: int, min_conf: float, enabled: bool):
-        self.target = body_frame(target_poses, min_conf)
-        if enabled and self.target is None:
-            raise DanceGenError("params.yaml", "cannot retarget: no personal training frame shows a whole "
-                                "limb or the torso; set infer.retarget: false")
-        self.size, self.min_conf, self.enabled = size, min_conf, enabled
-        self.seen: deque[np.ndarray] = deque(maxlen=_MEASURE_FRAMES)
-        self.ref, self._since = None, 0
-
-    def __call__(self, keypoints: np.ndarray) -> np.ndarray:
-        if not self.enabled:
-            return keypoints
-        self.seen.append(keypoints)
-        self._since += 1
-        if self.ref is None or self._since >= _REMEASURE_EVERY:
-            measured = body_frame(np.stack(self.seen), self.min_conf)
-            if measured is not None and size_ratio(measured, self.target) is not None:
-                self.ref, self._since = measured, 0
-        if self.ref is None:
-            return keypoints
-        return retarget(keypoints[None], self.ref, self.target, self.size, self.min_conf)[0]
-
-
 @dataclass
 class _Item:
     captured: float
@@ -251,129 +175,181 @@ class LiveRun:
     max_frames: int = 0
     stats_every: float = 0.0
     scene: Path | None = None
+    size: int = 0           # output side H: the nets run at the model's R, composed at H; 0 = R
+
+
+class LiveDriving:
+    """The detect stage's pose work, the same steps as transfer's (:mod:`dancegen.transfer.retarget`):
+    a detected pose in the source's central square (already at the personal frame's size) →
+    :class:`CausalSmoother` → :class:`CausalPlacement` onto the target's body → the personal training
+    frame of nearest pose as I_in."""
+
+    def __init__(self, video: PersonalVideo, infer: InferParams, min_conf: float):
+        self.train_frames = video.require_training_frames()
+        self.pool = video.training_poses                  # (N, 133, 3) the I_in candidates' poses
+        target = body_frame(self.pool, min_conf) if infer.retarget else None
+        if infer.retarget and target is None:
+            raise DanceGenError("params.yaml", "cannot retarget: no personal training frame shows a whole "
+                                "limb or the torso; set infer.retarget: false")
+        self.size, self.min_conf = video.size, min_conf
+        self.smooth = CausalSmoother(infer.smooth_window, infer.smooth_order, infer.max_gap, min_conf)
+        self.place = CausalPlacement(target, video.size, video.size, min_conf)
+
+    def pose(self, keypoints: np.ndarray) -> np.ndarray:
+        """Detected ``(133, 3)`` keypoints → the driving pose ``(133, 3)`` in the personal frame."""
+        return self.place(self.smooth(keypoints))
+
+    def input_frame(self, pose: np.ndarray) -> int:
+        """The personal training frame whose pose is nearest to the driving ``pose``."""
+        return int(self.train_frames[nearest_poses(pose[None], self.pool, self.min_conf)[0][0]])
+
+
+class _Generation:
+    """The generate stage's work: P_ref from the last K driving poses (indexed by
+    :func:`dancegen.body.posemaps.history_indices`, as transfer does) and I_in → the renderer
+    (batch 1; the nets at R, the output at the live size) → the output frame, or the person
+    composited over ``scene``."""
+
+    def __init__(self, renderer: Renderer, scene: np.ndarray | None, edge_blur: float, K: int):
+        self.renderer, self.scene, self.K = renderer, scene, K
+        # infer.edge_blur is in pixels of the model's resolution R: the same edge at any output size.
+        self.edge_blur = edge_blur * renderer.size / renderer.builder.resolution
+        self.recent: deque[np.ndarray] = deque(maxlen=K)    # (133, 3) driving poses, oldest first
+
+    def __call__(self, item: _Item) -> np.ndarray:
+        """The ``(H, H, 3) uint8 RGB`` output of ``item``."""
+        self.recent.append(item.pose)
+        poses = np.stack(self.recent)                        # (n ≤ K, 133, 3), oldest first
+        history = poses[history_indices(len(poses) - 1, np.ones(len(poses), bool), self.K)]
+        gen = self.renderer([(item.t_in, history)])
+        if self.scene is None:
+            return gen.final[0]
+        return composite(gen.person[0], gen.matte[0], self.scene, self.edge_blur)
+
+
+class _Pipeline:
+    """One run's three stages: capture and detect on their own threads, generate and write on the
+    caller's; queues of one item between them, where from a live source the newest item wins."""
+
+    def __init__(self, run: LiveRun, source: Source, stats: LiveStats):
+        self.run, self.source, self.stats = run, source, stats
+        self.captured: queue.Queue = queue.Queue(maxsize=1)
+        self.detected: queue.Queue = queue.Queue(maxsize=1)
+        self.stop, self.errors = threading.Event(), []
+        self.newest_wins = source.camera or run.realtime
+        self.started = time.perf_counter()
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                pass
+
+    def _hand_on(self, q: queue.Queue, item: _Item) -> None:
+        """Pass ``item`` to the next stage; from a live source the newest frame wins."""
+        if self.newest_wins:
+            try:
+                q.get_nowait()
+                self.stats.dropped += 1
+            except queue.Empty:
+                pass
+        self._put(q, item)
+
+    def capture(self, size: int) -> None:
+        """Thread: each source frame's central square at ``size``² on to detection, until the source
+        ends or ``max_frames`` were read."""
+        try:
+            while not self.stop.is_set() and (self.run.max_frames == 0 or self.stats.read < self.run.max_frames):
+                got = self.source.read()
+                if got is None:
+                    break
+                self.stats.read += 1
+                self._hand_on(self.captured, _Item(got[0], central_square(got[1], size)))
+        except Exception as err:                  # reported by the main thread
+            self.errors.append(err)
+        finally:
+            self._put(self.captured, _END)
+
+    def detect(self, pose_params: PoseParams, driving: LiveDriving) -> None:
+        """Thread: keypoints of each captured frame → its driving pose and I_in, on to generation; a
+        frame without a valid detection reuses the last driving pose (dropped before the first)."""
+        try:
+            with HolisticDetector(pose_params, segmentation=False) as holistic:   # keypoints only
+                last = None
+                while (item := self.captured.get()) is not _END and not self.stop.is_set():
+                    began = time.perf_counter()
+                    keypoints, _ = holistic.detect(item.square)
+                    if is_valid(keypoints, driving.size, MEDIAPIPE_MIN_CONF):
+                        last = driving.pose(keypoints)
+                    if last is None:              # nobody seen yet: nothing to drive with
+                        self.stats.dropped += 1
+                        continue
+                    item.pose, item.t_in = last, driving.input_frame(last)
+                    self.stats.stage_s["detect"].append(time.perf_counter() - began)
+                    self._hand_on(self.detected, item)
+        except Exception as err:
+            self.errors.append(err)
+        finally:
+            self._put(self.detected, _END)
+
+    def generate(self, output: _Generation, sinks: Sinks, log) -> None:
+        """Main thread: generate and write each detected frame until detection ends or the window is
+        closed; the stats line every ``stats_every`` seconds."""
+        last_report = self.started
+        with torch.inference_mode():
+            while (item := self.detected.get()) is not _END:
+                began = time.perf_counter()
+                frame = output(item)
+                self.stats.stage_s["generate"].append(time.perf_counter() - began)
+                if not sinks.write(frame):
+                    break
+                self.stats.written += 1
+                self.stats.latency_s.append(time.perf_counter() - item.captured)
+                if self.run.stats_every and time.perf_counter() - last_report >= self.run.stats_every:
+                    self.stats.seconds = time.perf_counter() - self.started
+                    log(f"[live] {self.stats.line()}")
+                    last_report = time.perf_counter()
+
+    def drive(self, pose_params: PoseParams, driving: LiveDriving, output: _Generation, sinks: Sinks, log) -> None:
+        """Run the three stages to the end; the source and the sinks are closed after."""
+        threads = [threading.Thread(target=self.capture, args=(driving.size,), daemon=True),
+                   threading.Thread(target=self.detect, args=(pose_params, driving), daemon=True)]
+        self.started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        failed = True
+        try:
+            self.generate(output, sinks, log)
+            failed = bool(self.errors)
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            self.source.close()
+            sinks.close(failed)
+        self.stats.dropped += self.source.dropped
+        self.stats.read += self.source.dropped    # frames the source passed over count as read
+        self.stats.seconds = time.perf_counter() - self.started
 
 
 def run_live(run: LiveRun, params, log=print) -> LiveStats:
     """Drive the model of ``run`` from its source until the source ends (or ``max_frames``); returns
     the stats, also printed through ``log``."""
     torch.set_num_threads(1)                  # generation has one core; detection the other
-    device = compute_device()
-    generators, resolution, _ = load_model(run.model, device)
     spec, infer = params.inputs, params.infer
-    min_conf = spec.posemap.min_conf
-    scene = load_scene(run.scene, resolution) if run.scene else None
-    stats = LiveStats()
-    with FrameStore(run.personal.frames) as frames, PoseStore(run.personal.pose) as pose:
-        train_frames = valid_in(pose.valid, split_frames(len(pose), params.pairs.train_fraction)[0])
-        if not len(train_frames):
-            raise DanceGenError(run.personal.pose, "has no valid frame in the training split to take I_in from")
-        pool = pose.keypoints[train_frames]
-        builder = InputBuilder(frames, pose, load_background(run.personal.background), resolution, spec)
+    with PersonalVideo(run.personal) as video:
+        renderer, _ = open_renderer(run.model, video, spec, run.size or None)
+        scene = load_scene(run.scene, renderer.size) if run.scene else None
+        driving = LiveDriving(video, infer, spec.posemap.min_conf)
+        output = _Generation(renderer, scene, infer.edge_blur, spec.posemap.K)
         source = Source(run.source, run.realtime)
-        smoother = CausalSmoother(infer.smooth_window, infer.smooth_order, infer.max_gap, min_conf)
-        place = Retargeter(pool, pose.size, min_conf, infer.retarget)
-        sinks = Sinks(run.out, run.stdout, run.window, source.fps)
-        captured: queue.Queue = queue.Queue(maxsize=1)
-        detected: queue.Queue = queue.Queue(maxsize=1)
-        stop, errors = threading.Event(), []
-
-        def put(q: queue.Queue, item) -> None:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    pass
-
-        live_source = source.camera or run.realtime
-
-        def hand_on(q: queue.Queue, item: _Item) -> None:
-            """Pass ``item`` to the next stage; from a live source the newest frame wins."""
-            if live_source:
-                try:
-                    q.get_nowait()
-                    stats.dropped += 1
-                except queue.Empty:
-                    pass
-            put(q, item)
-
-        def capture_loop() -> None:
-            try:
-                while not stop.is_set() and (run.max_frames == 0 or stats.read < run.max_frames):
-                    got = source.read()
-                    if got is None:
-                        break
-                    stats.read += 1
-                    hand_on(captured, _Item(got[0], central_square(got[1], pose.size)))
-            except Exception as err:                  # reported by the main thread
-                errors.append(err)
-            finally:
-                put(captured, _END)
-
-        def detect_loop() -> None:
-            try:
-                with HolisticDetector(params.pose, segmentation=False) as holistic:   # keypoints only
-                    last = None
-                    while True:
-                        item = captured.get()
-                        if item is _END or stop.is_set():
-                            break
-                        began = time.perf_counter()
-                        keypoints, _ = holistic.detect(item.square)
-                        if is_valid(keypoints, pose.size, MEDIAPIPE_MIN_CONF):
-                            last = place(smoother(keypoints))
-                        if last is None:              # nobody seen yet: nothing to drive with
-                            stats.dropped += 1
-                            continue
-                        item.pose = last
-                        item.t_in = int(train_frames[nearest_poses(last[None], pool, min_conf)[0][0]])
-                        stats.stage_s["detect"].append(time.perf_counter() - began)
-                        hand_on(detected, item)
-            except Exception as err:
-                errors.append(err)
-            finally:
-                put(detected, _END)
-
-        threads = [threading.Thread(target=f, daemon=True) for f in (capture_loop, detect_loop)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        history: deque[np.ndarray] = deque(maxlen=spec.posemap.K)
-        last_report = started
-        failed = True
-        try:
-            with torch.inference_mode():
-                while True:
-                    item = detected.get()
-                    if item is _END:
-                        break
-                    began = time.perf_counter()
-                    history.appendleft(item.pose)
-                    poses = list(history) + [history[-1]] * (spec.posemap.K - len(history))
-                    gen = generate(generators, [builder.sample(item.t_in, np.stack(poses))], device)
-                    frame = gen.final[0] if scene is None else composite(gen.person[0], gen.matte[0], scene,
-                                                                         infer.edge_blur)
-                    stats.stage_s["generate"].append(time.perf_counter() - began)
-                    if not sinks.write(frame):
-                        break
-                    stats.written += 1
-                    stats.latency_s.append(time.perf_counter() - item.captured)
-                    if run.stats_every and time.perf_counter() - last_report >= run.stats_every:
-                        stats.seconds = time.perf_counter() - started
-                        log(f"[live] {stats.line()}")
-                        last_report = time.perf_counter()
-            failed = bool(errors)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=5)
-            source.close()
-            sinks.close(failed)
-        stats.dropped += source.dropped
-        stats.read += source.dropped              # frames the source passed over count as read
-        stats.seconds = time.perf_counter() - started
-    if errors:
-        err = errors[0]
+        pipeline = _Pipeline(run, source, LiveStats())
+        pipeline.drive(params.pose, driving, output, Sinks(run.out, run.stdout, run.window, source.fps), log)
+    stats = pipeline.stats
+    if pipeline.errors:
+        err = pipeline.errors[0]
         if isinstance(err, DanceGenError):
             raise err
         raise DanceGenError(run.source, f"live run stopped: {type(err).__name__}: {err}")
@@ -398,6 +374,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many source frames (0: all)")
     parser.add_argument("--stats-every", type=float, default=0.0, help="print the rates every N seconds")
     parser.add_argument("--scene", type=Path, help="composite the person over this image instead of their room")
+    parser.add_argument("--size", type=int, default=0,
+                        help="output side in pixels, up to the personal frames' size: the nets run at the model's "
+                             "resolution and their fields are applied at this size (default: the model's resolution)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
 
 
@@ -410,6 +389,6 @@ def main(args: argparse.Namespace) -> None:
         raise DanceGenError(args.source, "nowhere to show the result: no display; give --out FILE.mp4 or --stdout")
     model = args.model or model_path(args.video, args.variant)
     run = LiveRun(args.source, model, VideoPaths.of(args.video), args.out, args.stdout, window, args.realtime,
-                  args.max_frames, args.stats_every, args.scene)
+                  args.max_frames, args.stats_every, args.scene, args.size)
     # With frames on stdout, the report goes to stderr.
     run_live(run, params, log=lambda line: print(line, file=sys.stderr if args.stdout else sys.stdout, flush=True))

@@ -1,4 +1,5 @@
-"""Motion-transfer geometry: map a reference person's poses onto the target's body and pick inputs.
+"""Motion-transfer geometry: smooth a reference person's poses and map them onto the target's body,
+one implementation for transfer (the whole video known) and live (frame by frame).
 
 * :func:`smooth_poses` — the reference's keypoint tracks, short gaps of missing joints filled by
   linear interpolation, then Savitzky–Golay filtered: detector jitter would otherwise become flicker.
@@ -10,13 +11,21 @@
   target's floor and its usual position on the target's — or, for a reference whose feet are mostly
   out of view (a half-body shot has no floor to stand on), its pelvis on the target's; each frame is
   then shifted, only where needed, to keep the whole body in the frame.
+* :class:`Placement` — the one mapping of reference poses into the target's frame, for transfer and
+  live alike: :func:`retarget` (then :func:`keep_in_frame`) with both bodies measured, else a rescale
+  from the reference's frame size to the target's.
+* :class:`CausalSmoother` / :class:`CausalPlacement` — the same two steps for a stream (live), with
+  only the frames seen so far: the newest row of :func:`smooth_poses`'s filter over a trailing window,
+  and a :class:`Placement` whose reference body is measured over the last frames and again every
+  few of them.
 
 All keypoint arrays are ``(N, 133, 3) float32`` x, y, confidence in pixels (COCO-WholeBody order).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import savgol_filter
@@ -40,6 +49,9 @@ BONE_PERCENTILE = 75.0
 MIN_BONE_FRAMES = 3     # measurements a bone needs to count (fewer in a shorter video: all of them)
 FRAME_MARGIN = 0.02     # the whole body is kept this fraction of the frame side inside its edges
 _BODY_AND_FEET = np.arange(skeleton.FEET.stop)
+# Live measures the reference's body over its last this many poses, again every this many of them.
+MEASURE_FRAMES = 300
+REMEASURE_EVERY = 15
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,62 @@ def keep_in_frame(kps: np.ndarray, frame_size: int, min_conf: float = 0.3) -> np
     return out
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where poses of the reference's ``ref_size``² frame land in the target's ``frame_size``² frame:
+    with both bodies measured, :func:`retarget` onto the target's body and kept in its frame; without
+    (retargeting off, or the reference's body not measured yet) only rescaled from one frame size to
+    the other."""
+
+    frame_size: int
+    ref_size: int
+    min_conf: float
+    ref: BodyFrame | None = None       # the reference's body; None: rescale only
+    target: BodyFrame | None = None    # the target's body, needed with ``ref``
+
+    @property
+    def scale(self) -> float | None:
+        """The retarget scale (:func:`size_ratio`), None when only rescaling."""
+        return None if self.ref is None else size_ratio(self.ref, self.target)
+
+    def __call__(self, kps: np.ndarray) -> np.ndarray:
+        """Poses ``(N, 133, 3)`` in the reference's frame → ``(N, 133, 3)`` in the target's."""
+        if self.ref is None:
+            out = kps.copy()
+            out[..., :2] *= self.frame_size / self.ref_size
+            return out
+        return retarget(kps, self.ref, self.target, self.frame_size, self.min_conf)
+
+
+class CausalPlacement:
+    """:class:`Placement` for a stream of poses ``(133, 3)``: the reference's body is measured over
+    its last :data:`MEASURE_FRAMES` poses and measured again every :data:`REMEASURE_EVERY` of them
+    (a measure that shares no bone with ``target`` is not taken). Until it is measured, or with
+    ``target`` None (retargeting off), poses are only rescaled."""
+
+    def __init__(self, target: BodyFrame | None, frame_size: int, ref_size: int, min_conf: float):
+        self.target = target
+        self.placement = Placement(frame_size, ref_size, min_conf)
+        self.seen: deque[np.ndarray] = deque(maxlen=MEASURE_FRAMES)    # (133, 3) poses, oldest first
+        self._since = 0
+
+    def __call__(self, keypoints: np.ndarray) -> np.ndarray:
+        """The newest reference pose ``(133, 3)`` → ``(133, 3)`` in the target's frame."""
+        if self.target is not None:
+            self._measure(keypoints)
+        return self.placement(keypoints[None])[0]
+
+    def _measure(self, keypoints: np.ndarray) -> None:
+        self.seen.append(keypoints)
+        self._since += 1
+        if self.placement.ref is not None and self._since < REMEASURE_EVERY:
+            return
+        ref = body_frame(np.stack(self.seen), self.placement.min_conf)
+        if ref is not None and size_ratio(ref, self.target) is not None:
+            self.placement = replace(self.placement, ref=ref, target=self.target)
+            self._since = 0
+
+
 def smooth_poses(kps: np.ndarray, valid: np.ndarray, window: int, order: int, max_gap: int,
                  min_conf: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """Temporally filtered keypoint tracks of a video.
@@ -166,19 +234,62 @@ def smooth_poses(kps: np.ndarray, valid: np.ndarray, window: int, order: int, ma
             out[a + 1:b, j, 2] = min(out[a, j, 2], out[b, j, 2])
             present[a + 1:b, j] = True
         for start, stop in _runs(present[:, j]):
-            length = min(window, stop - start)
-            length -= 1 - length % 2     # odd
-            if length > order and length > 1:
-                out[start:stop, j, :2] = savgol_filter(out[start:stop, j, :2], length, order, axis=0, mode="interp")
+            out[start:stop, j, :2] = _savgol_run(out[start:stop, j, :2], window, order)
     refilled = np.zeros(len(out), bool)
     refilled[~valid] = [skeleton.body_scale(kp, min_conf) is not None for kp in out[~valid]]
     return out, refilled
+
+
+def _savgol_run(xy: np.ndarray, window: int, order: int) -> np.ndarray:
+    """One run of consecutive present frames ``xy: (n, ..., 2)``, each track along axis 0 filtered by
+    a Savitzky–Golay filter of ``window`` frames (shortened to an odd length that fits the run) and
+    polynomial ``order``; at the run's ends the fit over its first / last frames. A run too short
+    for the order comes back as it is."""
+    length = min(window, len(xy))
+    length -= 1 - length % 2
+    if length > order and length > 1:
+        return savgol_filter(xy, length, order, axis=0, mode="interp")
+    return xy
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[(start, stop)]`` of the runs of True in a 1-D bool array."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+class CausalSmoother:
+    """:func:`smooth_poses` for a stream: each new pose ``(133, 3)`` comes out as the newest row
+    :func:`smooth_poses` would give over the last ``window`` poses — the same Savitzky–Golay filter
+    of each joint's run of present frames, at its end — computed for that row alone, one filter call
+    for all joints whose runs are as long (a whole :func:`smooth_poses` call per frame costs a filter
+    call per joint). Two choices of its own: the order is capped at 1 (a causal fit's end point is
+    noisy at higher orders), and, with no later detection to interpolate towards, a joint missing for
+    at most ``max_gap`` poses keeps its last position."""
+
+    def __init__(self, window: int, order: int, max_gap: int, min_conf: float):
+        self.window, self.order, self.max_gap, self.min_conf = max(1, window), min(order, 1), max_gap, min_conf
+        self.recent: deque[np.ndarray] = deque(maxlen=self.window)   # (133, 3) poses, oldest first, gaps held
+        self.missing: np.ndarray | None = None                      # (133,) poses each joint has been missing
+
+    def __call__(self, keypoints: np.ndarray) -> np.ndarray:
+        """The newest detected pose ``(133, 3)`` → ``(133, 3)`` smoothed (missing joints as they came)."""
+        kps = keypoints.astype(np.float32)
+        seen = kps[:, 2] >= self.min_conf
+        self.missing = np.where(seen, 0, 1 if self.missing is None else self.missing + 1)
+        if self.recent:
+            last = self.recent[-1]
+            hold = ~seen & (self.missing <= self.max_gap) & (last[:, 2] > 0)
+            kps[hold] = last[hold]
+        self.recent.append(kps)
+        track = np.stack(self.recent)                                  # (n, 133, 3), oldest first
+        present = track[::-1, :, 2] >= self.min_conf                   # (n, 133), newest first
+        run = np.where(present.all(0), len(track), present.argmin(0))  # (133,) frames up to the newest
+        out = kps.copy()
+        for length in np.unique(run[run > 0]):
+            joints = run == length
+            out[joints, :2] = _savgol_run(track[-length:, joints, :2], self.window, self.order)[-1]
+        return out
 
 
 def jitter(kps: np.ndarray, present: np.ndarray) -> float | None:

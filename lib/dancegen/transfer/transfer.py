@@ -1,17 +1,19 @@
 """Motion transfer (paper 4.3): drive a personal model with every frame of a reference video.
 
 Transfer directory ``data/transfer/<video>/<variant>/<reference>/`` (:func:`transfer`)
-  ``result.mp4``         (R × R) I_out driven by the reference video, one frame per reference frame, at the
-                         reference frames' rate, with the reference's sound (when it has one) cut to its length
-  ``side_by_side.mp4``   (R × 2R) reference frame resized to R | I_out, with the sound
-  ``composite.mp4``      (R × R) the generated person over a new scene (Fig. 9), see :func:`person_matte`;
-                         with the sound
-  ``skeleton.mp4``       (R × R) the driving (smoothed, retargeted) skeleton over the personal background plate
-  ``full.mp4``           the personal video's own framing at R / crop side: I_out pasted back where its
-                         square was cut from, over the scene around it (:func:`full_frame`), with the sound
+  ``result.mp4``         (H × H) I_out driven by the reference video at the render size H (``infer.size``),
+                         one frame per reference frame, at the reference frames' rate, with the
+                         reference's sound (when it has one) cut to its length
+  ``side_by_side.mp4``   (H × 2H) reference frame resized to H | I_out, with the sound
+  ``composite.mp4``      (H × H) the generated person over a new scene (Fig. 9), through the variant's
+                         matte; with the sound
+  ``skeleton.mp4``       (H × H) the driving (smoothed, retargeted) skeleton over the personal background plate
+  ``full.mp4``           the personal video's own framing at its native size (shorter side at most 1080):
+                         I_out pasted back where its square was cut from, over the scene around it
+                         (:class:`dancegen.transfer.compositing.FullFrame`), with the sound
   ``stills.png``         up to 5 evenly spaced frames that have their own detected reference pose:
                          reference row over result row
-  ``stats.json``         ``frames``, ``fps``, ``reused_pose_frames`` (no detection: the last good pose),
+  ``stats.json``         ``frames``, ``fps``, ``render_size`` (H), ``reused_pose_frames`` (no detection: the last good pose),
                          ``interpolated_pose_frames`` (no detection: interpolated, ``infer.max_gap``),
                          ``mean_nearest_pose_distance``, ``retarget_scale`` (null when retargeting is off),
                          ``jitter_raw`` / ``jitter_smoothed`` (mean joint acceleration of the driving poses,
@@ -23,26 +25,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from dancegen.body.distances import nearest_poses
 from dancegen.body.posemaps import draw_skeleton, history_indices
 from dancegen.core.config import InferParams, InputSpec, PosemapParams
 from dancegen.core.errors import DanceGenError
-from dancegen.core.images import compute_device, resize_area, write_png
-from dancegen.model.generators import Generators
-from dancegen.model.inputs import InputBuilder
+from dancegen.core.images import central_square, resize_area, write_png
 from dancegen.model.personal import PersonalVideo
-from dancegen.transfer.compositing import composite, full_frame
-from dancegen.transfer.infer import Generated, batched, generate, load_model
-from dancegen.transfer.retarget import body_frame, jitter, retarget, size_ratio, smooth_poses
+from dancegen.transfer.compositing import FullFrame, composite
+from dancegen.transfer.infer import Generated, Renderer, batched, open_renderer
+from dancegen.transfer.retarget import Placement, body_frame, jitter, size_ratio, smooth_poses
 from dancegen.core.store import FrameStore, PoseStore, atomic_dir
 from dancegen.preprocess.video import VideoWriter
 
@@ -79,9 +76,10 @@ class DrivingPoses:
 def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: int, infer: InferParams,
                   min_conf: float) -> DrivingPoses:
     """Smooth the reference's keypoint tracks (:func:`dancegen.transfer.retarget.smooth_poses`), give frames
-    still without a pose the last good one, then retarget them onto the target's body and stage
-    (:mod:`dancegen.transfer.retarget`) or, with ``infer.retarget`` off, only rescale them to the target's
-    frame size. Jitter is measured on the same frames with and without the smoothing."""
+    still without a pose the last good one, then place them in the target's frame
+    (:class:`dancegen.transfer.retarget.Placement`, as live does): retargeted onto the target's body
+    and stage or, with ``infer.retarget`` off, only rescaled to the target's frame size. Jitter is
+    measured on the same frames with and without the smoothing."""
     raw = np.where(ref_pose.valid[:, None, None], ref_pose.keypoints, 0.0).astype(np.float32)
     smoothed, interpolated = smooth_poses(raw, ref_pose.valid, infer.smooth_window, infer.smooth_order,
                                           infer.max_gap, min_conf)
@@ -94,23 +92,15 @@ def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: in
             if frame is None:
                 raise DanceGenError(ref_pose.path, f"cannot retarget: no frame of {source} shows a whole "
                                     "limb or the torso; set infer.retarget: false")
-        scale = size_ratio(ref, target)
-        if scale is None:
+        if size_ratio(ref, target) is None:
             raise DanceGenError(ref_pose.path, "cannot retarget: it and the personal video never show the "
                                 "same bone (torso, arms or legs); set infer.retarget: false")
-
-        def place(kps: np.ndarray) -> np.ndarray:
-            return retarget(kps, ref, target, target_size, min_conf)
+        place = Placement(target_size, ref_pose.size, min_conf, ref, target)
     else:
-        scale = None
-
-        def place(kps: np.ndarray) -> np.ndarray:
-            out = kps.copy()
-            out[..., :2] *= target_size / ref_pose.size
-            return out
+        place = Placement(target_size, ref_pose.size, min_conf)
     detected = ref_pose.valid[:, None] & (ref_pose.keypoints[..., 2] >= min_conf)
     poses = place(filled)
-    return DrivingPoses(poses, reused, interpolated, scale, jitter(place(raw_filled), detected),
+    return DrivingPoses(poses, reused, interpolated, place.scale, jitter(place(raw_filled), detected),
                         jitter(poses, detected))
 
 
@@ -123,10 +113,7 @@ def load_scene(path: str | Path, size: int) -> np.ndarray:
     if image is None:
         raise DanceGenError(path, "not found or not an image (infer.background_image; "
                             "the demo stage writes data/demo/scene.png)")
-    h, w = image.shape[:2]
-    side = min(h, w)
-    square = image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-    return cv2.cvtColor(resize_area(square, size), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(central_square(image, size), cv2.COLOR_BGR2RGB)
 
 
 def stills_strip(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -164,16 +151,16 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
     """Drive the personal model with every frame of a reference video (transfer directory, module docstring).
 
     I_in of each frame is the personal training frame whose pose is nearest to the (retargeted)
-    reference pose; P_ref stacks it with the K−1 previous reference poses. Videos are encoded as
-    the frames come. Returns the stats written to ``stats.json``.
+    reference pose; P_ref stacks it with the K−1 previous reference poses. The nets run at the
+    model's R, the videos are rendered at ``infer.size`` (:class:`dancegen.transfer.infer.Renderer`)
+    and encoded as the frames come. Returns the stats written to ``stats.json``.
     """
-    device = compute_device()
-    generators, resolution, _ = load_model(paths.model, device)
     min_conf = spec.posemap.min_conf
     train_frames = video.require_training_frames()
     if video.frames.surround is None or "crop" not in video.frames.attrs:
         raise DanceGenError(video.paths.frames, "records no scene around its crop, which full.mp4 needs "
                             "(made before it did: re-run extract)")
+    renderer, _ = open_renderer(paths.model, video, spec, infer.size)
     with FrameStore(paths.ref_frames) as ref_frames, PoseStore(paths.ref_pose) as ref_pose:
         if len(ref_frames) != len(ref_pose):
             raise DanceGenError(paths.ref_pose, f"has {len(ref_pose)} frames but {paths.ref_frames} "
@@ -181,11 +168,12 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
         driving = driving_poses(ref_pose, video.training_poses, video.size, infer, min_conf)
         n = len(ref_pose) if infer.max_frames == 0 else min(infer.max_frames, len(ref_pose))
         nearest, distance = nearest_poses(driving.poses[:n], video.training_poses, min_conf)
-        render = _Render(generators, video.builder(resolution, spec), load_scene(paths.scene, resolution),
-                         resize_area(video.background, resolution), _full_framing(video), infer, spec.posemap, device)
+        render = _Render(renderer, load_scene(paths.scene, renderer.size), resize_area(video.background, renderer.size),
+                         _full_framing(video), infer, spec.posemap)
         with atomic_dir(out_dir) as tmp:
             render.videos(tmp, driving.poses[:n], train_frames[nearest], ref_frames, still_frames(ref_pose.valid[:n]))
-            stats = {"frames": n, "fps": ref_frames.fps, "reused_pose_frames": int(driving.reused[:n].sum()),
+            stats = {"frames": n, "fps": ref_frames.fps, "render_size": renderer.size,
+                     "reused_pose_frames": int(driving.reused[:n].sum()),
                      "interpolated_pose_frames": int(driving.interpolated[:n].sum()),
                      "mean_nearest_pose_distance": _finite_mean(distance),
                      "retarget_scale": driving.scale,
@@ -195,26 +183,24 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
     return stats
 
 
-def _full_framing(video: PersonalVideo) -> Callable[[np.ndarray], np.ndarray]:
-    """:func:`full_frame` into ``video``'s own framing (its scene around the crop, read once)."""
+def _full_framing(video: PersonalVideo) -> FullFrame:
+    """:class:`FullFrame` of ``video``'s own framing (its scene around the crop, read once)."""
     attrs = video.frames.attrs
-    return partial(full_frame, surround=video.frames.surround, crop=tuple(int(v) for v in attrs["crop"]),
-                   source_size=tuple(int(v) for v in attrs["source_size"]))
+    return FullFrame(video.frames.surround, tuple(int(v) for v in attrs["crop"]),
+                     tuple(int(v) for v in attrs["source_size"]))
 
 
 @dataclass(frozen=True)
 class _Render:
-    """What the transfer videos are drawn with: the model, the personal video's input builder, two
-    backgrounds and the params."""
+    """What the transfer videos are drawn with: the model with the personal video's inputs, two
+    backgrounds at the render size H, the full-frame paste-back and the params."""
 
-    generators: Generators
-    builder: InputBuilder
-    scene: np.ndarray    # (R, R, 3) uint8 RGB, the composite's background
-    plate: np.ndarray    # (R, R, 3) uint8 RGB, the personal background plate under the skeleton preview
-    to_full: Callable[[np.ndarray], np.ndarray]   # an (R, R, 3) output → the personal video's framing
+    renderer: Renderer
+    scene: np.ndarray    # (H, H, 3) uint8 RGB, the composite's background
+    plate: np.ndarray    # (H, H, 3) uint8 RGB, the personal background plate under the skeleton preview
+    to_full: FullFrame   # an (H, H, 3) output → the personal video's framing at its native size
     infer: InferParams
     posemap: PosemapParams
-    device: torch.device
 
     def videos(self, out: Path, poses: np.ndarray, inputs: np.ndarray, ref_frames: FrameStore,
                still_at: list[int]) -> None:
@@ -229,11 +215,10 @@ class _Render:
                 VideoWriter(out / "full.mp4", fps, audio=audio) as full, \
                 VideoWriter(out / "skeleton.mp4", fps) as bones:
             for chunk in tqdm(list(batched(range(n), self.infer.batch_size)), desc="transfer", unit="batch"):
-                samples = [self.builder.sample(int(inputs[t]), poses[history_indices(t, all_valid, self.posemap.K)])
-                           for t in chunk]
-                gen = generate(self.generators, samples, self.device)
+                gen = self.renderer([(int(inputs[t]), poses[history_indices(t, all_valid, self.posemap.K)])
+                                     for t in chunk])
                 for i, t in enumerate(chunk):
-                    reference = resize_area(ref_frames[t], self.builder.resolution)
+                    reference = resize_area(ref_frames[t], self.renderer.size)
                     for writer, frame in zip((result, side, comp, full, bones), self._frames(gen, i, poses[t], reference)):
                         writer.write(frame)
                     if t in still_at:
@@ -242,8 +227,9 @@ class _Render:
 
     def _frames(self, gen: Generated, i: int, pose: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, ...]:
         """Output i of ``gen`` as the five videos' frames: result, side by side, composite, full, skeleton."""
-        builder, final = self.builder, gen.final[i]
+        final, size, frame_size = gen.final[i], self.renderer.size, self.renderer.builder.size
+        # infer.edge_blur is in pixels of the model's resolution R: the same edge at any render size.
+        blur = self.infer.edge_blur * size / self.renderer.builder.resolution
         return (final, np.concatenate([reference, final], axis=1),
-                composite(gen.person[i], gen.matte[i], self.scene, self.infer.edge_blur),
-                self.to_full(final),
-                draw_skeleton(self.plate, pose, builder.resolution / builder.size, self.posemap.min_conf))
+                composite(gen.person[i], gen.matte[i], self.scene, blur), self.to_full(final),
+                draw_skeleton(self.plate, pose, size / frame_size, self.posemap.min_conf))

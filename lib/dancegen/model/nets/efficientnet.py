@@ -12,7 +12,6 @@ weights were trained.
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from torch import nn
 
 from dancegen.core.errors import DanceGenError
 
-log = logging.getLogger(__name__)
 
 # (repeats, kernel, stride of the first block, expansion, output channels): EfficientNet-B0's stages.
 _STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),

@@ -17,6 +17,8 @@ Two knobs go beyond pix2pixHD, each with pix2pixHD's form selectable:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -91,6 +93,18 @@ class ResnetBlock(nn.Module):
         return x + self.block(x)
 
 
+@dataclass(frozen=True)
+class GlobalKnobs:
+    """The architecture knobs of a global generator ``g`` (:class:`GlobalGenerator`'s, but its channels),
+    which ``G`` (:class:`LocalEnhancer`) is built around."""
+
+    ngf: int
+    n_downsample: int
+    n_blocks: int
+    upsample: str
+    head: str
+
+
 class GlobalGenerator(nn.Module):
     """``g``: (B, in_ch, H, W) -> (B, out_ch, H, W); H, W divisible by 2**n_downsample.
 
@@ -117,6 +131,10 @@ class GlobalGenerator(nn.Module):
         init_weights(self)
         _zero_head(self, head)
 
+    @property
+    def knobs(self) -> GlobalKnobs:
+        return GlobalKnobs(self.ngf, self.n_downsample, self.n_blocks, self.upsample, self.head_kind)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_ch, H, W) -> (B, ngf, H, W): everything before the output conv."""
         return self.trunk(x)
@@ -128,10 +146,11 @@ class GlobalGenerator(nn.Module):
 class LocalEnhancer(nn.Module):
     """``G = (g, g̃)``: (B, in_ch, H, W) -> (B, out_ch, H, W).
 
-    ``g`` (width ``2 * ngf``, as in pix2pixHD) runs on ``halve(x)``; its trunk features are added to
-    the output of ``g̃``'s front end (7x7 conv to ``ngf``, one stride-2 conv to ``2 * ngf``), and
-    ``g̃``'s residual blocks and one upsampling block bring the sum back to full resolution.
-    H, W must be divisible by 2**(n_downsample_global + 1).
+    ``g`` (``global_knobs``: width ``2 * ngf``, as in pix2pixHD, with ``ngf = global_knobs.ngf // 2``) runs
+    on ``halve(x)``; its trunk features are added to the output of ``g̃``'s front end (7x7 conv to
+    ``ngf``, one stride-2 conv to ``2 * ngf``), and ``g̃``'s ``n_local_blocks`` residual blocks and one
+    upsampling block bring the sum back to full resolution. H, W must be divisible by
+    2**(global_knobs.n_downsample + 1). ``upsample`` and ``head`` are ``g``'s for ``g̃`` too.
 
     With a ``zero`` head (a net predicting a correction), ``g``'s own head is kept too and its
     output, upsampled ×2 (bilinear), is added to ``g̃``'s: :meth:`from_global` then gives a ``G``
@@ -140,12 +159,11 @@ class LocalEnhancer(nn.Module):
     ``tanh`` head here, drop ``g``'s head.)
     """
 
-    def __init__(self, in_ch: int, out_ch: int = 3, ngf: int = 16, n_downsample_global: int = 3,
-                 n_blocks_global: int = 9, n_local_blocks: int = 3, upsample: str = "transpose",
-                 head: str = "tanh"):
+    def __init__(self, in_ch: int, out_ch: int, global_knobs: GlobalKnobs, n_local_blocks: int):
         super().__init__()
-        self.global_trunk = GlobalGenerator(in_ch, out_ch, 2 * ngf, n_downsample_global,
-                                            n_blocks_global, upsample).trunk
+        ngf, upsample, head = global_knobs.ngf // 2, global_knobs.upsample, global_knobs.head
+        self.global_trunk = GlobalGenerator(in_ch, out_ch, 2 * ngf, global_knobs.n_downsample,
+                                            global_knobs.n_blocks, upsample).trunk
         self.local_down = nn.Sequential(*_stem(in_ch, ngf), *_down_block(ngf, 2 * ngf))
         self.local_up = nn.Sequential(*[ResnetBlock(2 * ngf) for _ in range(n_local_blocks)],
                                       *_up_block(2 * ngf, ngf, upsample))
@@ -166,8 +184,7 @@ class LocalEnhancer(nn.Module):
         """
         if g.ngf % 2:
             raise ValueError(f"the global generator's ngf must be even to build G, got {g.ngf}")
-        enhancer = cls(g.in_ch, g.out_ch, g.ngf // 2, g.n_downsample, g.n_blocks, n_local_blocks,
-                       g.upsample, g.head_kind)
+        enhancer = cls(g.in_ch, g.out_ch, g.knobs, n_local_blocks)
         enhancer.global_trunk.load_state_dict(g.trunk.state_dict())
         if enhancer.global_head is not None:
             enhancer.global_head.load_state_dict(g.head.state_dict())

@@ -18,7 +18,8 @@ from dancegen.body.parts import tangram_layer, warp_parts_amodal, warp_parts_wit
 from dancegen.body.skeleton import NUM_PARTS
 from dancegen.core.config import LossParams
 from dancegen.model.generators import (BLENDING, COMB, FINAL, FLOW_SCALE, SYNTHESIS, SYNTHESIS_JUDGED,
-                                       chroma_key, compose, compose_layer, key_pooled, move_layer, on_green)
+                                       chroma_key, compose, compose_layer, key_pooled, move_layer, on_green,
+                                       upsampled)
 from dancegen.model.variants.base import Variant
 
 
@@ -39,36 +40,55 @@ class TwoStage(Variant):
 
     def forward(self, generators, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``T`` (B, 30, R, R), ``synthesis`` Ĩ_out, ``key`` H_gen (B, 1, R, R), ``comb`` I_comb,
-        ``final`` I_out; batch keys ``I_in, parsing_in, theta, part_valid, P_ref`` and ``B`` (paper)
-        or ``B_in, hidden_in`` (blend, flow)."""
-        config, pose = generators.config, batch["P_ref"]
-        corrects = self.corrects(config.compose)
+        ``final`` I_out, and the nets' raw outputs ``heads`` (synthesis, fusion) that :meth:`render`
+        applies at another size; batch keys ``I_in, parsing_in, theta, part_valid, P_ref`` and ``B``
+        (paper) or ``B_in, hidden_in`` (blend, flow)."""
+        pose = batch["P_ref"]
+        T, coverage, hidden = self._warp(generators.config, batch)
+        raw_s = generators.run(SYNTHESIS, torch.cat([T, pose], 1))
+        synthesis, key, comb = self._layer(generators.config, batch, T, coverage, hidden, raw_s)
+        raw_f = generators.run(FINAL, torch.cat([comb, pose], 1))
+        final = compose(comb, raw_f) if self.corrects(generators.config.compose) else raw_f
+        return {"T": T, SYNTHESIS: synthesis, "key": key, COMB: comb, FINAL: final, "heads": (raw_s, raw_f)}
+
+    def render(self, generators, outputs: dict[str, torch.Tensor], batch_hd: dict[str, torch.Tensor]
+               ) -> dict[str, torch.Tensor]:
+        """A correcting composition at the render size: the nets' heads (flow, matte and colour change;
+        gate and change) upsampled bilinearly and applied to the tangram, B_in and I_comb built from
+        the person's own pixels at that size. The paper's composition synthesises: upsampled."""
+        if not self.corrects(generators.config.compose):
+            return super().render(generators, outputs, batch_hd)
+        size = batch_hd["I_in"].shape[-2:]
+        raw_s, raw_f = (upsampled(h, size, "bilinear") for h in outputs["heads"])
+        synthesis, key, comb = self._layer(generators.config, batch_hd, *self._warp(generators.config, batch_hd),
+                                           raw_s)
+        return {SYNTHESIS: synthesis, "key": key, COMB: comb, FINAL: compose(comb, raw_f)}
+
+    def _warp(self, config, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """T, the parts' coverage and (completed parts) their hidden share, at the batch's size."""
         # The warp in float32 even under autocast: its interpolation and fill in bfloat16 cost the
         # composite detail (0.001 foreground SSIM on a nearly static clip, benchmarks/README.md).
-        with torch.autocast(pose.device.type, enabled=False):
-            if corrects and config.hidden_parts:
-                T, coverage, hidden = warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"],
-                                                        batch["part_valid"], batch["hidden_in"])
-            else:
-                T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
-                                                       batch["part_valid"])
-                hidden = None
-        raw = generators.run(SYNTHESIS, torch.cat([T, pose], 1))
-        if corrects:
+        with torch.autocast(batch["I_in"].device.type, enabled=False):
+            if self.corrects(config.compose) and config.hidden_parts:
+                return warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"], batch["part_valid"],
+                                         batch["hidden_in"])
+            T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
+                                                   batch["part_valid"])
+            return T, coverage, None
+
+    def _layer(self, config, batch: dict[str, torch.Tensor], T: torch.Tensor, coverage: torch.Tensor,
+               hidden: torch.Tensor | None, raw_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Ĩ_out, H_gen, I_comb) from the warped parts and the synthesis net's output ``raw_s``."""
+        if self.corrects(config.compose):
             # The person as a layer (colour, matte): Ĩ_out is it on green, I_comb over B_in.
             colour, alpha = tangram_layer(T, coverage, hidden)
             if config.compose == "flow":
-                colour, alpha = move_layer(colour, alpha, FLOW_SCALE * raw[:, 4:6])
-            person, key = compose_layer(colour, alpha, raw[:, :4])
-            synthesis, comb = on_green(person, key), key * person + (1 - key) * batch["B_in"]
-        else:
-            # Eq. 2: the person keyed out of Ĩ_out, over the background plate.
-            synthesis = raw
-            key = chroma_key(synthesis)
-            comb = key * synthesis + (1 - key) * batch["B"]
-        raw = generators.run(FINAL, torch.cat([comb, pose], 1))
-        final = compose(comb, raw) if corrects else raw
-        return {"T": T, SYNTHESIS: synthesis, "key": key, COMB: comb, FINAL: final}
+                colour, alpha = move_layer(colour, alpha, FLOW_SCALE * raw_s[:, 4:6])
+            person, key = compose_layer(colour, alpha, raw_s[:, :4])
+            return on_green(person, key), key, key * person + (1 - key) * batch["B_in"]
+        # Eq. 2: the person keyed out of Ĩ_out, over the background plate.
+        key = chroma_key(raw_s)
+        return raw_s, key, key * raw_s + (1 - key) * batch["B"]
 
     def judged(self, loss: LossParams) -> tuple[str, ...]:
         """``final``, and with ``judge_synthesis`` and ``loss.w_synthesis`` > 0 the outputs that judge

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from dancegen.core.config import LossParams
+from dancegen.model.generators import FINAL, SYNTHESIS, upsampled
 
 
 
@@ -36,6 +37,16 @@ class Variant:
     def forward(self, generators, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The outputs (``final`` always) of a batch."""
         raise NotImplementedError
+
+    def render(self, generators, outputs: dict[str, torch.Tensor], batch_hd: dict[str, torch.Tensor]
+               ) -> dict[str, torch.Tensor]:
+        """``outputs`` (of :meth:`forward` at R) at the size of ``batch_hd`` (the inputs built at H):
+        a variant that paints every pixel has nothing sharper to start from, so its images are
+        upsampled (bicubic); a variant that corrects images it is given applies its nets' fields to
+        the inputs at H instead."""
+        size = batch_hd["I_in"].shape[-2:]
+        return {k: upsampled(v, size, "bicubic").clamp(-1, 1) for k, v in outputs.items()
+                if k in (FINAL, SYNTHESIS)}
 
     def judged(self, loss: LossParams) -> tuple[str, ...]:
         """The outputs that have a discriminator and losses of their own (``final`` last)."""

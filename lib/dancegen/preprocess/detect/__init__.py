@@ -158,8 +158,9 @@ def load_json_keypoints(pose_params: PoseParams, video_name: str, frames: FrameS
 
 
 def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: PoseParams,
-                 video_name: str) -> DetectSummary:
-    """Detect the main dancer in every frame of ``frames_path`` and write the pose file ``out_path``.
+                 video_name: str, parsing_min_conf: float) -> DetectSummary:
+    """Detect the main dancer in every frame of ``frames_path`` and write the pose file ``out_path``,
+    whose parsing takes keypoints below ``parsing_min_conf`` (``posemap.min_conf``) as missing.
 
     Frames where the tracker jumped to someone else are kept but marked invalid. Raises
     :class:`DanceGenError` (and writes nothing) when no frame shows a person. The frames where
@@ -182,12 +183,13 @@ def detect_video(frames_path: str | Path, out_path: str | Path, pose_params: Pos
     with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.tmp-", dir=out_path.parent) as tmp:
         parts = [Path(tmp) / f"run{i}.h5" for i in range(len(bounds))]
         if len(bounds) == 1:
-            found = [_detect_run(frames_path, parts[0], pose_params, video_name, 0, n)]
+            found = [_detect_run(frames_path, parts[0], pose_params, video_name, parsing_min_conf, (0, n))]
         else:
             context = multiprocessing.get_context("spawn")   # MediaPipe's graphs do not survive a fork
             with ProcessPoolExecutor(len(bounds), mp_context=context) as pool:
-                jobs = [pool.submit(_detect_run, frames_path, part, pose_params, video_name, a, b, i)
-                        for i, (part, (a, b)) in enumerate(zip(parts, bounds))]
+                jobs = [pool.submit(_detect_run, frames_path, part, pose_params, video_name, parsing_min_conf,
+                                    span, i)
+                        for i, (part, span) in enumerate(zip(parts, bounds))]
                 found = [job.result() for job in jobs]
         valid, checked, jumped = (np.concatenate([getattr(f, k) for f in found])
                                   for k in ("valid", "checked", "jumped"))
@@ -230,9 +232,10 @@ class _Run:
 
 
 def _detect_run(frames_path: str | Path, out_path: str | Path, pose_params: PoseParams, video_name: str,
-                first: int, stop: int, position: int = 0) -> _Run:
-    """Detect frames ``first`` … ``stop - 1`` of ``frames_path`` into the pose file ``out_path``
+                parsing_min_conf: float, span: tuple[int, int], position: int = 0) -> _Run:
+    """Detect frames ``first`` … ``stop - 1`` (``span``) of ``frames_path`` into the pose file ``out_path``
     (those frames only), tracking from ``first`` on."""
+    first, stop = span
     threshold = pose_params.mask_threshold
     with contextlib.ExitStack() as stack:
         frames = stack.enter_context(FrameStore(frames_path))
@@ -266,7 +269,7 @@ def _detect_run(frames_path: str | Path, out_path: str | Path, pose_params: Pose
             if valid[i]:
                 last = (t, keypoints)
             mask = np.round(person * 255.0).astype(np.uint8) if valid[i] else np.zeros(person.shape, np.uint8)
-            writer.append(keypoints, valid[i], mask, parse_parts(mask, keypoints, threshold))
+            writer.append(keypoints, valid[i], mask, parse_parts(mask, keypoints, threshold, parsing_min_conf))
             if valid[i] and t % every == 0:
                 checked[i] = True
                 other = find_other(finder, selfie, frame, keypoints, person, threshold, MEDIAPIPE_MIN_CONF)

@@ -1,15 +1,15 @@
 """params.yaml → validated dataclasses: the new model and loss choices, and their one-line errors."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import yaml
 
 from dancegen.core.config import InputSpec, Params, load_params, override_args
 from dancegen.core.errors import DanceGenError
+from conftest import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def write(tmp_path, **sections):
@@ -19,9 +19,7 @@ def write(tmp_path, **sections):
 
 
 def test_the_repository_params_load_with_the_composing_defaults():
-    from pathlib import Path
-
-    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = load_params(REPO_ROOT / "params.yaml")
     assert (params.model.upsample, params.model.compose, params.loss.perceptual) == ("resize", "flow", "auto")
     assert params.loss.synthesis_target == "both"
     assert params.inputs == InputSpec(params.posemap, params.pose.mask_threshold, params.background.dilate_px)

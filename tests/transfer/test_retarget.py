@@ -5,8 +5,8 @@ import pytest
 
 from dancegen.body import skeleton
 from dancegen.body.distances import nearest_poses, pose_distances
-from dancegen.transfer.retarget import (FRAME_MARGIN, body_frame, jitter, keep_in_frame, 
-                               retarget, size_ratio, smooth_poses)
+from dancegen.transfer.retarget import (FRAME_MARGIN, REMEASURE_EVERY, CausalPlacement, CausalSmoother,
+                                       body_frame, jitter, keep_in_frame, retarget, size_ratio, smooth_poses)
 from dancegen.body.skeleton import J
 
 
@@ -239,6 +239,61 @@ def test_short_gaps_are_interpolated_and_long_ones_stay_missing():
     assert np.abs(out[10:13, wrist, :2] - clean[10:13, wrist, :2]).max() < 1.5   # the true path, nearly
     assert list(np.flatnonzero(refilled)) == [33, 34]
     assert np.abs(out[33:35, :23, :2] - clean[33:35, :23, :2]).max() < 1.5
+
+
+def test_the_causal_smoother_follows_a_steady_motion_and_holds_a_short_gap():
+    smooth = CausalSmoother(window=9, order=3, max_gap=2, min_conf=0.3)
+    kps = np.zeros((skeleton.NUM_JOINTS, 3), np.float32)
+    kps[:, 2] = 1.0
+    rng = np.random.default_rng(0)
+    out = []
+    for t in range(30):
+        frame = kps.copy()
+        frame[:, 0] = 10 + 2.0 * t + rng.normal(0, 1.0, skeleton.NUM_JOINTS)   # 2 px/frame plus noise
+        if t in (20, 21):
+            frame[0, 2] = 0.0                                                # joint 0 missing twice
+        out.append(smooth(frame))
+    late = np.stack(out[10:])
+    error = late[:, 1:, 0] - (10 + 2.0 * np.arange(10, 30))[:, None]
+    assert abs(error.mean()) < 0.3 and error.std() < 0.9          # no lag on a steady motion, less noise
+    assert out[20][0, 2] == 1.0 and out[21][0, 2] == 1.0           # the short gap is held
+
+
+def test_the_causal_smoother_gives_the_newest_row_of_smooth_poses_over_its_window():
+    rng = np.random.default_rng(2)
+    _, noisy = moving_video(60, rng, sigma=2.0)
+    dropped = (rng.random(noisy.shape[:2]) < 0.05) & (noisy[..., 2] > 0)
+    noisy[dropped, 2] = 0.0                             # joints lost for a frame now and then
+    smooth = CausalSmoother(window=9, order=3, max_gap=2, min_conf=0.3)
+    worst, moved = 0.0, []
+    for kps in noisy:
+        out = smooth(kps)
+        window = np.stack(smooth.recent)                 # the last 9 poses, short gaps held
+        offline, _ = smooth_poses(window, np.ones(len(window), bool), window=9, order=1, max_gap=2)
+        worst = max(worst, float(np.abs(out[:, :2] - offline[-1, :, :2]).max()))
+        moved.append(np.abs(out[:23, :2] - kps[:23, :2]).mean())
+    assert worst < 1e-3                                  # the same filter, to float rounding
+    assert np.mean(moved[9:]) > 0.5                      # and it does smooth: noise of 2 px
+
+
+def test_the_causal_placement_measures_the_source_again_every_few_frames():
+    target = video([on_floor(figure(200, arms=(a, a)), 128, 240) for a in (5, 20, 40)])
+    tf = body_frame(target)
+    # the source grows from 100 to 130 px tall over its first frames, then stays
+    source = video([on_floor(figure(100 + min(t, 30), arms=(20, 20)), 100, 200) for t in range(40)])
+    place = CausalPlacement(tf, 256, 256, 0.3)
+    out, scales = [], []
+    for kps in source:
+        out.append(place(kps))
+        scales.append(place.placement.scale)
+    for t in (0, REMEASURE_EVERY - 1, REMEASURE_EVERY, 2 * REMEASURE_EVERY + 1):
+        measured_at = t // REMEASURE_EVERY * REMEASURE_EVERY          # frames seen at the last measure
+        ref = body_frame(source[:measured_at + 1])
+        assert scales[t] == pytest.approx(size_ratio(ref, tf), rel=1e-6)
+        assert np.allclose(out[t], retarget(source[t:t + 1], ref, tf, 256)[0], atol=1e-4)
+    assert scales[0] == pytest.approx(2.0, rel=0.02) and scales[-1] < scales[0] * 0.9
+    off = CausalPlacement(None, 256, 256, 0.3)           # retargeting off: the poses as they came
+    assert np.array_equal(off(source[5]), source[5]) and off.placement.scale is None
 
 
 def test_nearest_pose_picks_the_matching_frame_regardless_of_scale_and_place():

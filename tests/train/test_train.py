@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import batch_of, make_video
+from conftest import REPO_ROOT, batch_of, make_video
 
 import dancegen.train.objective
 import dancegen.train.loop
@@ -20,15 +20,16 @@ from dancegen.core.errors import DanceGenError
 from dancegen.model.generators import SYNTHESIS, GeneratorConfig, Generators, load_generators
 from dancegen.model.nets.sp_encoder import SPNet, save_sp
 from dancegen.train.objective import GeneratorObjective
-from dancegen.train.loop import CHECKPOINT_NAME, Ranks, Trainer, phases, train_model
+from dancegen.train.loop import CHECKPOINT_NAME, Ranks, RunParams, Runtime, Trainer, phases, train_model
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 TINY = ModelParams(ngf=8, n_downsample=3, n_blocks=1, n_local_blocks=1, ndf=8, n_layers_d=2,
                    num_d_low=1, num_d_high=2)
 TRAIN = TrainParams(low_res=32, high_res=64, low_iters=4, high_iters=4, batch_size=2, workers=0, lr=2e-4,
                     ema_decay=0.0, checkpoint_every=2, log_every=1, sample_every=3, seed=0)
 LOSS = LossParams(w_vgg=0.0, w_sp=0.0, w_l1=0.0)
 POSE = InputSpec()
+CPU = Runtime(torch.device("cpu"), None, Ranks())
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,8 @@ def test_every_network_learns_from_the_first_steps(video, compose, steps):
     # behind it gets a gradient from the second step on.
     torch.manual_seed(0)
     gens = Generators(GeneratorConfig.from_params("ours", dataclasses.replace(TINY, compose=compose), K=3))
-    trainer = Trainer(gens, (SYNTHESIS, "final"), phases(TRAIN, TINY)[0], TINY, LOSS, TRAIN,
-                      GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
+    trainer = Trainer(gens, (SYNTHESIS, "final"), phases(TRAIN, TINY)[0], RunParams(TINY, TRAIN, LOSS),
+                      GeneratorObjective(LOSS, None, None), CPU)
     named = {**{f"G_{k}": v for k, v in gens.nets.items()},
              **{f"D_{k}": v for k, v in trainer.critics.nets.items()}}
     # The relativistic loss compares real and fake scores of the same D, so the prediction conv's
@@ -81,8 +82,8 @@ def test_compiled_generators_train_as_the_eager_ones(video):
         torch.manual_seed(0)
         gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))
         train = dataclasses.replace(TRAIN, compile=compiled)
-        trainer = Trainer(gens, (SYNTHESIS, "final"), phases(train, TINY)[0], TINY, LOSS, train,
-                          GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
+        trainer = Trainer(gens, (SYNTHESIS, "final"), phases(train, TINY)[0], RunParams(TINY, train, LOSS),
+                          GeneratorObjective(LOSS, None, None), CPU)
         assert isinstance(trainer.g_run, torch._dynamo.eval_frame.OptimizedModule) == compiled
         torch.manual_seed(1)
         values, _, _ = trainer.step(batch_of(video, 32))
@@ -100,8 +101,8 @@ def test_the_weight_average_is_an_exponential_moving_average_with_a_warm_up(vide
     decay = 0.3
     gens = Generators(GeneratorConfig.from_params("ours", TINY, K=3))
     train = dataclasses.replace(TRAIN, ema_decay=decay)
-    trainer = Trainer(gens, (SYNTHESIS, "final"), phases(train, TINY)[0], TINY, LOSS, train,
-                      GeneratorObjective(LOSS, None, None), torch.device("cpu"), None, Ranks())
+    trainer = Trainer(gens, (SYNTHESIS, "final"), phases(train, TINY)[0], RunParams(TINY, train, LOSS),
+                      GeneratorObjective(LOSS, None, None), CPU)
     expected = None
     for step in range(1, 5):
         trainer.step(batch_of(video, 32))
@@ -338,7 +339,7 @@ def test_stage_trains_data_parallel_under_torchrun(video, tmp_path):
     """Two CPU processes on gloo through the real stage entry point, in a scratch repo layout."""
     data = tmp_path / "data"
     for src, dst in ((video.frames, data / "frames" / "clip.h5"), (video.pose, data / "pose" / "clip.h5"),
-                     (video.pairs, data / "pairs" / "clip.csv"),
+                     (video.pairs, data / "pairs" / "clip.csv"), (video.split, data / "pairs" / "clip.split.json"),
                      (video.background / "background.png", data / "background" / "clip" / "background.png")):
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(src.read_bytes())

@@ -1,25 +1,31 @@
 """`dancegen live` on a video file as the source: every frame comes out, the rates are reported,
-and bad sources or model files are one-line errors."""
+and bad sources or model files are one-line errors; its driving poses are transfer's."""
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import REPO_ROOT, make_video
 
 from dancegen.body import skeleton
+from dancegen.core.config import InferParams, PairsParams
 from dancegen.preprocess.background import save_background
 from dancegen.demo import render_video, true_background
-from dancegen.transfer.live import CausalSmoother
 from dancegen.model.generators import GeneratorConfig, Generators, pose_channels, save_generators
-from dancegen.preprocess.pairs import make_pairs
-from dancegen.core.store import FrameWriter, PoseWriter
+from dancegen.model.personal import PersonalVideo
+from dancegen.preprocess.pairs import make_pairs, write_split
+from dancegen.core.store import FrameWriter, PoseStore, PoseWriter
 from dancegen.preprocess.video import VideoWriter
+from dancegen.transfer.live import LiveDriving
+from dancegen.transfer.retarget import REMEASURE_EVERY, jitter
+from dancegen.transfer.transfer import driving_poses
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 S, R, N, FPS = 256, 64, 40, 30
 
 
@@ -36,13 +42,14 @@ def workspace(tmp_path_factory) -> Path:
             pose.append(fr.keypoints, True, fr.mask, fr.parts)
     save_background(data / "background" / "me", true_background("personal", S, 0), np.ones((S, S), np.float32), N, N)
     (data / "pairs").mkdir()
-    make_pairs(np.ones(N, bool), 0.85, 10, 4, seed=0, source="me").to_csv(data / "pairs" / "me.csv", index=False)
+    make_pairs(np.ones(N, bool), PairsParams(0.85, 10, 4, seed=0, near_fraction=0.0), 0.3, "me").to_csv(data / "pairs" / "me.csv", index=False)
+    write_split(data / "pairs" / "me.split.json", N, 0.85)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params.update(videos={"me": "data/raw/me.mp4"}, personal=["me"], reference=[])
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     torch.manual_seed(0)
     g = Generators(GeneratorConfig("ours", pose_channels(params["posemap"]["K"]), ngf=4, n_downsample=2,
-                                   n_blocks=1, n_local_blocks=1))
+                                   n_blocks=1, n_local_blocks=1, upsample="transpose", compose="paper"))
     g.enhance()
     save_generators(data / "models" / "me" / "ours" / "model.pt", g, R, {"variant": "ours", "steps": 0})
     with VideoWriter(root / "dance.mp4", FPS) as w:
@@ -67,6 +74,18 @@ def test_a_video_file_as_the_source_gives_every_frame_and_a_throughput_report(wo
                             "stream=nb_read_frames,width,height", "-of", "csv=p=0", "out.mp4"],
                            cwd=workspace, capture_output=True, text=True, check=True).stdout.strip()
     assert probe == f"{R},{R},60"
+
+
+def test_the_output_size_option_renders_at_that_size(workspace):
+    done = subprocess.run([sys.executable, "-m", "dancegen.transfer.command", "live", "--video", "me", "--source",
+                           "dance.mp4", "--stdout", "--max-frames", "4", "--size", str(2 * R)], cwd=workspace,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout) == 4 * (2 * R) ** 2 * 3
+    too_big = live(workspace, "--source", "dance.mp4", "--stdout", "--max-frames", "4", "--size", str(2 * S))
+    assert too_big.returncode == 1
+    assert too_big.stderr.strip().splitlines()[-1].endswith(
+        f"'infer.size' {2 * S} must lie between the model's resolution {R} and the frames' size {S} (0: the frames' size)")
 
 
 def test_frames_on_stdout_are_raw_rgb(workspace):
@@ -103,19 +122,41 @@ def test_nowhere_to_show_the_result_is_a_one_line_error(workspace):
     assert done.returncode == 1 and "nowhere to show the result" in done.stderr
 
 
-def test_the_causal_smoother_follows_a_steady_motion_and_holds_a_short_gap():
-    smooth = CausalSmoother(window=9, order=3, max_gap=2, min_conf=0.3)
-    kps = np.zeros((skeleton.NUM_JOINTS, 3), np.float32)
-    kps[:, 2] = 1.0
+def write_reference(path: Path, keypoints: np.ndarray, size: int) -> None:
+    """A pose file of ``keypoints: (T, 133, 3)``, every frame a valid detection (no masks)."""
+    blank = np.zeros((size, size), np.uint8)
+    with PoseWriter(path, size, FPS, "demo", "truth") as writer:
+        for kps in keypoints:
+            writer.append(kps, True, blank, blank)
+
+
+@pytest.mark.parametrize("retarget", [True, False])
+def test_live_drives_with_transfers_poses_and_smooths_away_the_jitter(tmp_path, retarget):
+    """One reference with 1 px of detector noise, through transfer's driving_poses (the whole video
+    known) and live's streaming path (frame by frame): once live has measured the source's body
+    again, the two differ only by live's causal smoothing, far less than retargeting moves the
+    poses; live's smoothing takes away most of the jitter."""
+    size, min_conf = 128, 0.3
+    personal = make_video(tmp_path / "personal", size=size)
     rng = np.random.default_rng(0)
-    out = []
-    for t in range(30):
-        frame = kps.copy()
-        frame[:, 0] = 10 + 2.0 * t + rng.normal(0, 1.0, skeleton.NUM_JOINTS)   # 2 px/frame plus noise
-        if t in (20, 21):
-            frame[0, 2] = 0.0                                                # joint 0 missing twice
-        out.append(smooth(frame))
-    late = np.stack(out[10:])
-    error = late[:, 1:, 0] - (10 + 2.0 * np.arange(10, 30))[:, None]
-    assert abs(error.mean()) < 0.3 and error.std() < 0.9          # no lag on a steady motion, less noise
-    assert out[20][0, 2] == 1.0 and out[21][0, 2] == 1.0           # the short gap is held
+    clean = np.stack([f.keypoints for f in render_video("reference", 4.0, size, FPS, seed=0)]).astype(np.float32)
+    noisy = clean.copy()
+    noisy[..., :2] += rng.normal(0, 1.0, noisy[..., :2].shape).astype(np.float32)
+    write_reference(tmp_path / "reference.h5", noisy, size)
+    infer = replace(InferParams(), retarget=retarget)
+    with PersonalVideo(personal) as video, PoseStore(tmp_path / "reference.h5") as reference:
+        offline = driving_poses(reference, video.training_poses, video.size, infer, min_conf)
+        live = LiveDriving(video, infer, min_conf)
+        streamed = np.stack([live.pose(kps) for kps in noisy])           # (T, 133, 3)
+    body, warm = slice(0, skeleton.FEET.stop), slice(REMEASURE_EVERY, None)
+    gap = np.linalg.norm(offline.poses[warm, body, :2] - streamed[warm, body, :2], axis=-1)
+    # seen: mean 1.2 / p95 2.6 px retargeted, 0.8 / 1.6 px only rescaled
+    assert gap.mean() < 2.0 and np.percentile(gap, 95) < 4.0
+    moved = np.linalg.norm(offline.poses[:, body, :2] - clean[:, body, :2], axis=-1).mean()
+    if retarget:                      # the retargeting is live's too: it moves the poses ~11 px
+        assert moved > 8.0 and live.place.placement.scale == pytest.approx(offline.scale, rel=0.05)
+    else:
+        assert moved < 1.0 and offline.scale is None and live.place.placement.scale is None
+    present = noisy[..., 2] >= min_conf
+    live_jitter = jitter(streamed[warm], present[warm])               # seen: 0.28 of the raw poses'
+    assert offline.jitter_smoothed < live_jitter < 0.4 * offline.jitter_raw

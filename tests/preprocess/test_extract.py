@@ -14,9 +14,10 @@ from dancegen.core.errors import DanceGenError
 from dancegen.preprocess.framing import person_box, person_square, square_around, surroundings
 from dancegen.core.store import FrameWriter
 from dancegen.preprocess.video import VideoWriter, probe, read_frames
+from conftest import REPO_ROOT, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = REPO_ROOT
+DATA = SHARED_DATA
 WOMAN = DATA / "unianimate_dance_woman.mp4"   # portrait 692×1108, 16 fps, 150 frames
 needs_clips = pytest.mark.skipif(not WOMAN.is_file(), reason="real clips in ../shared/data are absent")
 

@@ -31,9 +31,15 @@ from dancegen.preprocess.pairs import write_split
 from dancegen.evaluate.report import ReportInputs, build_report, metric_tables
 from dancegen.core.store import FrameWriter, PoseWriter
 from dancegen.preprocess.video import VideoWriter
+from conftest import REPO_ROOT
 
 VARIANTS = ["ours", "ours_baseline", "pix2pixhd"]
 R, S, T = 32, 48, 12
+
+
+def _hd(ssim: float) -> dict:
+    return {"size": 2 * R, "whole": {"psnr": 25.0, "ssim": ssim}, "foreground": {"psnr": 20.0, "ssim": ssim - 0.2},
+            "perceptual": 1 - ssim, "sharpness": ssim, "pairs": 5}
 
 
 def _scores(mse: float) -> dict:
@@ -60,8 +66,10 @@ def fixture(tmp_path):
     for i, name in enumerate(BASELINES):
         scores = {**_scores(300.0 + 10 * i), "background": {"mse": 5.0 + i, "psnr": 40.0, "ssim": 0.95}}
         metrics[name] = {**scores, "config": {"resolution": R, "baseline": True}}
+    for name in ("input_frame", "tangram"):
+        metrics[name]["hd"] = _hd(0.5)
     for i, v in enumerate(VARIANTS):
-        metrics[v] = {**_scores(100.0 + 10 * i),
+        metrics[v] = {**_scores(100.0 + 10 * i), "hd": _hd(0.9 - i / 10), "hd_upsampled": _hd(0.7 - i / 10),
                       "config": {"resolution": R, "iterations": 7, "vgg_used": False, "sp_used": True,
                                  "compose": "flow", "synthesis_target": "scene" if v == "ours" else None}}
         with h5py.File((data / "infer" / "vid").mkdir(parents=True, exist_ok=True) or
@@ -141,7 +149,17 @@ def test_the_headline_metrics_are_one_small_file_per_output(fixture):
     summary = fixture.reports / "summary"
     assert sorted(p.stem for p in summary.iterdir()) == sorted([*VARIANTS, *BASELINES])
     ours = json.loads((summary / "ours.json").read_text())
-    assert ours == {"ssim": 0.8, "psnr": 28.13, "fg_ssim": 0.9, "fg_psnr": 30.0, "bg_ssim": 0.97}
+    assert ours == {"ssim": 0.8, "psnr": 28.13, "fg_ssim": 0.9, "fg_psnr": 30.0, "bg_ssim": 0.97,
+                    "hd_ssim": 0.9, "hd_sharp": 0.9}
+
+
+def test_the_report_shows_the_scores_at_the_render_size(fixture):
+    text = build_report(fixture).read_text()
+    hd = text.split(f"**At the render size {2 * R}²")[1].split("\n\n")[1]
+    assert "| Ours — HD render | 25.000 | 0.9000 | 20.000 | 0.7000 | 0.1000 | 0.90 |" in hd
+    assert "| Ours — R output upsampled | 25.000 | 0.7000 |" in hd
+    assert hd.index("pix2pixHD — HD render") < hd.index("Ours — HD render") < hd.index("*Tangram over B_in*")
+    assert "*Background plate*" not in hd
 
 
 def test_the_report_writes_the_metrics_document_with_the_mean_over_videos(fixture):
@@ -180,7 +198,7 @@ def test_metric_tables_skip_absent_variants():
 
 # --------------------------------------------------------------------------- the page in a browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
 

@@ -6,14 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dancegen.core.config import PairsParams
 from dancegen.preprocess import pairs
 
 from dancegen.body import skeleton
 from dancegen.preprocess.crowd import ATTR, OthersInView
 from dancegen.core.errors import DanceGenError
 from dancegen.core.store import PoseWriter
+from conftest import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
+
+
+def random_only(train_fraction: float, n_train: int, n_test: int, seed: int) -> PairsParams:
+    """Pairs params whose training pairs are all random (no near pairs)."""
+    return PairsParams(train_fraction, n_train, n_test, seed, near_fraction=0.0)
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 20, 100, 1201])
@@ -70,7 +77,7 @@ def test_sample_pairs_needs_two_valid_frames():
 def test_make_pairs_counts_splits_and_determinism():
     rng = np.random.default_rng(2)
     valid = rng.random(300) > 0.2
-    table = pairs.make_pairs(valid, 0.85, 400, 60, seed=7, source="x.h5")
+    table = pairs.make_pairs(valid, random_only(0.85, 400, 60, seed=7), 0.3, "x.h5")
     assert list(table.columns) == ["split", "in_frame", "ref_frame"]
     assert (table["split"] == "train").sum() == 400 and (table["split"] == "test").sum() == 60
     train, test = table[table["split"] == "train"], table[table["split"] == "test"]
@@ -80,12 +87,12 @@ def test_make_pairs_counts_splits_and_determinism():
     assert valid[table["in_frame"]].all() and valid[table["ref_frame"]].all()
     assert (table["in_frame"] != table["ref_frame"]).all()
 
-    again = pairs.make_pairs(valid, 0.85, 400, 60, seed=7, source="x.h5")
+    again = pairs.make_pairs(valid, random_only(0.85, 400, 60, seed=7), 0.3, "x.h5")
     pd.testing.assert_frame_equal(table, again)
-    other = pairs.make_pairs(valid, 0.85, 400, 60, seed=8, source="x.h5")
+    other = pairs.make_pairs(valid, random_only(0.85, 400, 60, seed=8), 0.3, "x.h5")
     assert not table.equals(other)
     # Test pairs do not depend on how many training pairs were drawn.
-    fewer = pairs.make_pairs(valid, 0.85, 10, 60, seed=7, source="x.h5")
+    fewer = pairs.make_pairs(valid, random_only(0.85, 10, 60, seed=7), 0.3, "x.h5")
     pd.testing.assert_frame_equal(fewer[fewer["split"] == "test"].reset_index(drop=True),
                                   test.reset_index(drop=True))
 
@@ -127,27 +134,27 @@ def test_near_pairs_take_the_input_frame_of_nearest_pose():
 def test_make_pairs_mixes_near_training_pairs_and_keeps_the_test_pairs():
     n = 300
     keypoints, valid = walking_poses(n), np.ones(n, bool)
-    random_only = pairs.make_pairs(valid, 0.85, 400, 60, seed=3, source="x.h5")
-    mixed = pairs.make_pairs(valid, 0.85, 400, 60, seed=3, source="x.h5", keypoints=keypoints,
-                             near_fraction=0.25, near_k=4)
+    random = pairs.make_pairs(valid, random_only(0.85, 400, 60, seed=3), 0.3, "x.h5")
+    near = PairsParams(0.85, 400, 60, seed=3, near_fraction=0.25, near_k=4)
+    mixed = pairs.make_pairs(valid, near, 0.3, "x.h5", keypoints=keypoints)
     train = mixed[mixed["split"] == "train"]
     assert len(train) == 400 and (mixed["split"] == "test").sum() == 60
     gap = np.abs(((train["in_frame"] - train["ref_frame"] + 20) % 40) - 20).to_numpy()
     assert (gap <= 2).sum() >= 100          # the 100 near pairs, and random ones that happen to be near
     pd.testing.assert_frame_equal(mixed[mixed["split"] == "test"].reset_index(drop=True),
-                                  random_only[random_only["split"] == "test"].reset_index(drop=True))
+                                  random[random["split"] == "test"].reset_index(drop=True))
     with pytest.raises(ValueError, match="keypoints"):
-        pairs.make_pairs(valid, 0.85, 400, 60, seed=3, source="x.h5", near_fraction=0.5)
+        pairs.make_pairs(valid, PairsParams(0.85, 400, 60, seed=3, near_fraction=0.5), 0.3, "x.h5")
 
 
 def test_tiny_video():
-    table = pairs.make_pairs(np.ones(4, bool), 0.5, 6, 6, seed=0, source="tiny.h5")
+    table = pairs.make_pairs(np.ones(4, bool), random_only(0.5, 6, 6, seed=0), 0.3, "tiny.h5")
     train = table[table["split"] == "train"]
     test = table[table["split"] == "test"]
     assert set(train["in_frame"]) | set(train["ref_frame"]) <= {0, 1}
     assert set(test["in_frame"]) | set(test["ref_frame"]) <= {2, 3}
     with pytest.raises(DanceGenError, match="tiny.h5.*1 frame"):
-        pairs.make_pairs(np.ones(1, bool), 0.5, 6, 6, seed=0, source="tiny.h5")
+        pairs.make_pairs(np.ones(1, bool), random_only(0.5, 6, 6, seed=0), 0.3, "tiny.h5")
 
 
 def test_all_invalid_in_test_split_names_file_and_split():
@@ -155,15 +162,15 @@ def test_all_invalid_in_test_split_names_file_and_split():
     valid[85:] = False
     valid[90] = True      # one valid test frame is not enough for a pair
     with pytest.raises(DanceGenError, match=r"data/pose/v\.h5: the test split \(frames 85\.\.99\) has 1 valid"):
-        pairs.make_pairs(valid, 0.85, 10, 10, seed=0, source="data/pose/v.h5")
+        pairs.make_pairs(valid, random_only(0.85, 10, 10, seed=0), 0.3, "data/pose/v.h5")
     valid[:85] = False
     with pytest.raises(DanceGenError, match="the train split"):
-        pairs.make_pairs(valid, 0.85, 10, 10, seed=0, source="data/pose/v.h5")
+        pairs.make_pairs(valid, random_only(0.85, 10, 10, seed=0), 0.3, "data/pose/v.h5")
 
 
 def test_read_pairs_checks_columns(tmp_path):
     good = tmp_path / "good.csv"
-    pairs.make_pairs(np.ones(20, bool), 0.85, 5, 3, 0, "p.h5").to_csv(good, index=False)
+    pairs.make_pairs(np.ones(20, bool), random_only(0.85, 5, 3, 0), 0.3, "p.h5").to_csv(good, index=False)
     table = pairs.read_pairs(good)
     assert len(table) == 8 and table["in_frame"].dtype.kind == "i"
     bad = tmp_path / "bad.csv"
@@ -199,7 +206,7 @@ def test_stage_writes_csv(tmp_path):
     table = pairs.read_pairs(tmp_path / "data/pairs/v.csv")
     assert (table["split"] == "train").sum() == 50 and (table["split"] == "test").sum() == 10
     assert 5 not in set(table["in_frame"]) | set(table["ref_frame"])
-    pd.testing.assert_frame_equal(table, pairs.make_pairs(valid, 0.85, 50, 10, 3, "v.h5"))
+    pd.testing.assert_frame_equal(table, pairs.make_pairs(valid, random_only(0.85, 50, 10, 3), 0.3, "v.h5"))
 
 
 def test_stage_reports_a_bad_split_in_one_line(tmp_path):

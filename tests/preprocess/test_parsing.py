@@ -1,5 +1,4 @@
 import itertools
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,9 +7,11 @@ import pytest
 from dancegen.body import skeleton
 from dancegen.preprocess.parsing import parse_parts
 from dancegen.body.skeleton import J
+from conftest import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 S = 128
+THRESHOLD, MIN_CONF = 0.5, 0.3    # params.yaml's pose.mask_threshold and posemap.min_conf
 
 
 def figure_keypoints() -> np.ndarray:
@@ -87,7 +88,7 @@ def assert_parsing_consistent(parsing: np.ndarray, mask: np.ndarray, kp: np.ndar
 def test_every_person_pixel_gets_its_own_part():
     kp = figure_keypoints()
     mask = draw_mask(kp)
-    parsing = parse_parts(mask, kp)
+    parsing = parse_parts(mask, kp, THRESHOLD, MIN_CONF)
     assert_parsing_consistent(parsing, mask, kp)
     assert set(np.unique(parsing)) == set(range(11)), "all 10 parts should appear on a full figure"
     # Spot checks: the centre of the chest, a forearm's middle, a shin's middle, the face.
@@ -101,18 +102,26 @@ def test_missing_parts_take_no_pixels_and_mask_threshold_applies():
     kp = figure_keypoints()
     mask = draw_mask(kp)
     kp[J["left_wrist"]] = 0.0          # left lower arm gone; its pixels go to other parts
-    parsing = parse_parts(mask, kp)
+    parsing = parse_parts(mask, kp, THRESHOLD, MIN_CONF)
     assert 4 not in np.unique(parsing) and 3 in np.unique(parsing)
     assert np.all(parsing[mask > 0] > 0)
     faint = (mask // 255 * 100).astype(np.uint8)   # probability 0.39 everywhere
-    assert not parse_parts(faint, kp, threshold=0.5).any()
-    assert np.array_equal(parse_parts(faint, kp, threshold=0.3) > 0, mask > 0)
+    assert not parse_parts(faint, kp, 0.5, MIN_CONF).any()
+    assert np.array_equal(parse_parts(faint, kp, 0.3, MIN_CONF) > 0, mask > 0)
+
+
+def test_keypoints_below_min_conf_count_as_missing():
+    kp = figure_keypoints()
+    mask = draw_mask(kp)
+    kp[J["left_wrist"], 2] = 0.4       # a doubtful wrist: its lower arm stands at min_conf 0.3, not at 0.5
+    assert 4 in np.unique(parse_parts(mask, kp, THRESHOLD, 0.3))
+    assert 4 not in np.unique(parse_parts(mask, kp, THRESHOLD, 0.5))
 
 
 def test_degenerate_inputs_give_empty_maps():
     kp = figure_keypoints()
-    assert not parse_parts(np.zeros((S, S), np.uint8), kp).any()
-    assert not parse_parts(draw_mask(kp), np.zeros_like(kp)).any()
+    assert not parse_parts(np.zeros((S, S), np.uint8), kp, THRESHOLD, MIN_CONF).any()
+    assert not parse_parts(draw_mask(kp), np.zeros_like(kp), THRESHOLD, MIN_CONF).any()
 
 
 def test_agrees_with_the_demo_renderers_true_parts():
@@ -122,7 +131,7 @@ def test_agrees_with_the_demo_renderers_true_parts():
         for t, frame in enumerate(demo.render_video(role, 2.0, S, 30, 0)):
             if t % 6:
                 continue
-            parsing = parse_parts(frame.mask, frame.keypoints)
+            parsing = parse_parts(frame.mask, frame.keypoints, THRESHOLD, MIN_CONF)
             person = frame.mask >= 128
             assert_parsing_consistent(parsing, frame.mask, frame.keypoints)
             agreement.append(np.mean(parsing[person] == frame.parts[person]))
@@ -150,7 +159,7 @@ def test_real_frame_parsing():
             kp, person = detector.detect(frame)
     frames.close()
     mask = np.round(person * 255).astype(np.uint8)
-    parsing = parse_parts(mask, kp)
+    parsing = parse_parts(mask, kp, THRESHOLD, MIN_CONF)
     assert_parsing_consistent(parsing, mask, kp)
     counts = np.bincount(parsing.ravel(), minlength=11)
     assert np.all(counts[1:] > 30), f"every part of a full-body dancer should show: {counts}"

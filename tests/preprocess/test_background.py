@@ -12,8 +12,9 @@ from dancegen.preprocess import background
 from dancegen.body import skeleton
 from dancegen.core.errors import DanceGenError
 from dancegen.core.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+from conftest import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 S = 64
 STATIC = (slice(4, 14), slice(4, 14))   # a corner the occluder covers in every frame
 

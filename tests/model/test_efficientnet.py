@@ -1,6 +1,5 @@
 """EfficientNet-Lite0 from its PyPI wheel: strict load, a real ImageNet classifier, the perceptual term."""
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,8 +11,9 @@ from dancegen.core.errors import DanceGenError
 from dancegen.train.losses import FeatureLoss
 from dancegen.model.nets.efficientnet import EfficientNetLite0, load_efficientnet_lite0, wheel_weights_path
 from dancegen.train.objective import perceptual_term
+from conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 # ImageNet classes a frame of a dancer in a room may fairly be: clothing, and the gym and studio
 # scenes a full body in motion looks like (indices of the ILSVRC-2012 class list).
 PEOPLE_SCENE_CLASSES = {

@@ -52,8 +52,8 @@ def test_on_green_keeps_the_person_and_greens_the_rest():
 
 
 @pytest.mark.parametrize("variant, keys", [
-    ("ours", {"T", SYNTHESIS, "key", "comb", FINAL}),
-    ("ours_baseline", {"T", SYNTHESIS, "key", "comb", FINAL}),
+    ("ours", {"T", SYNTHESIS, "key", "comb", FINAL, "heads"}),
+    ("ours_baseline", {"T", SYNTHESIS, "key", "comb", FINAL, "heads"}),
     ("pix2pixhd", {FINAL}),
 ])
 def test_generator_outputs(video, variant, keys):
@@ -269,3 +269,44 @@ def test_enhanced_generators_roundtrip_through_a_file(video, tmp_path):
     assert (resolution, meta["variant"], loaded.config) == (64, "ours", gens.config)
     with torch.no_grad():
         torch.testing.assert_close(loaded(batch)[FINAL], expected)
+
+
+@pytest.mark.parametrize("variant, compose", [("ours", "flow"), ("ours", "blend"), ("ours", "paper"), ("pix2pixhd", "flow")])
+def test_rendering_at_the_nets_own_size_is_exactly_their_output(video, variant, compose):
+    batch = batch_of(video, 32)
+    gens = generators(variant, compose)
+    for p in gens.parameters():          # trained-looking heads: the fields are not zero
+        torch.nn.init.normal_(p, std=0.05)
+    with torch.no_grad():
+        out = gens(batch)
+        rendered = gens.variant.render(gens, out, {k: v for k, v in batch.items() if k != "P_ref"})
+    torch.testing.assert_close(rendered[FINAL], out[FINAL], rtol=0, atol=0)
+    torch.testing.assert_close(rendered[SYNTHESIS if SYNTHESIS in out else FINAL],
+                               out[SYNTHESIS if SYNTHESIS in out else FINAL], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("compose", ["flow", "blend"])
+def test_untrained_nets_render_the_tangram_composite_at_any_size(video, compose):
+    from dancegen.body.parts import tangram, warp_parts_amodal
+
+    gens = generators("ours", compose)
+    for side in (64, 48):                # 48: not a multiple of the nets' 32
+        low, high = batch_of(video, 32), batch_of(video, side)
+        with torch.no_grad():
+            outputs, rendered = gens.render(low, high)
+        T, coverage, hidden = warp_parts_amodal(high["I_in"], high["parsing_in"], high["theta"], high["part_valid"],
+                                                high["hidden_in"])
+        expected = tangram(T, coverage, high["B_in"], hidden)
+        assert rendered[FINAL].shape == (2, 3, side, side) and outputs[FINAL].shape == (2, 3, 32, 32)
+        torch.testing.assert_close(rendered[FINAL], expected, rtol=0, atol=1e-6)
+        assert gens.matte(outputs, low, rendered).shape == (2, 1, side, side)
+
+
+def test_a_painting_variant_is_upsampled_to_the_render_size(video):
+    gens = generators("pix2pixhd")
+    low, high = batch_of(video, 32), batch_of(video, 64)
+    with torch.no_grad():
+        outputs, rendered = gens.render(low, high)
+    expected = torch.nn.functional.interpolate(outputs[FINAL], size=(64, 64), mode="bicubic").clamp(-1, 1)
+    torch.testing.assert_close(rendered[FINAL], expected)
+    assert gens.matte(outputs, low, rendered).shape == (2, 1, 64, 64)

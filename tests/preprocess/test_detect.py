@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dancegen.body import skeleton
-from dancegen.core.config import PoseParams
+from dancegen.core.config import PoseParams, PosemapParams
 from dancegen.preprocess.detect import DetectSummary, detect_video, is_valid, run_bounds
 from dancegen.preprocess.crowd import OthersInView, frame_ranges, refuse_crowded
 from dancegen.preprocess.detect.people import confirmed, find_other, same_person, verdict
@@ -19,10 +19,12 @@ from dancegen.preprocess.detect.mediapipe import HolisticDetector, PoseFinder, S
 from dancegen.core.errors import DanceGenError
 from dancegen.body.skeleton import J
 from dancegen.core.store import FrameWriter, PoseStore
+from conftest import REPO_ROOT, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = REPO_ROOT
+DATA = SHARED_DATA
 S = 256
+MIN_CONF = PosemapParams().min_conf    # keypoints the parsing takes as missing
 
 # The brief's face-mesh → iBUG-68 table, kept here independently of the module's copy.
 IBUG_FROM_MESH = [162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,
@@ -230,7 +232,7 @@ def render(role: str, seconds: float):
 def test_detection_error_on_demo_frames(tmp_path, role):
     rendered = render(role, 1.0)
     frames = write_frames(tmp_path / "frames.h5", [r.frame for r in rendered])
-    summary = detect_video(frames, tmp_path / "pose.h5", PoseParams(), role)
+    summary = detect_video(frames, tmp_path / "pose.h5", PoseParams(), role, MIN_CONF)
     assert summary.warning is None
     assert summary.n_invalid == 0
     with PoseStore(tmp_path / "pose.h5") as pose:
@@ -265,8 +267,8 @@ def test_frames_are_cut_into_runs_of_at_least_two_seconds():
 def test_two_processes_give_one_process_results_but_near_the_seam(tmp_path):
     rendered = render("personal", 4.0)
     frames = write_frames(tmp_path / "frames.h5", [r.frame for r in rendered])
-    one = detect_video(frames, tmp_path / "one.h5", dataclasses.replace(PoseParams(), workers=1), "demo")
-    two = detect_video(frames, tmp_path / "two.h5", PoseParams(), "demo")     # the default: 2 workers
+    one = detect_video(frames, tmp_path / "one.h5", dataclasses.replace(PoseParams(), workers=1), "demo", MIN_CONF)
+    two = detect_video(frames, tmp_path / "two.h5", PoseParams(), "demo", MIN_CONF)     # the default: 2 workers
     assert np.array_equal(one.valid, two.valid) and one.n_frames == two.n_frames == 120
     with PoseStore(tmp_path / "one.h5") as a, PoseStore(tmp_path / "two.h5") as b:
         assert {k: v for k, v in a.attrs.items()} == {k: v for k, v in b.attrs.items()}
@@ -285,7 +287,7 @@ def test_an_error_in_a_worker_reaches_the_caller_as_one_line(tmp_path):
     frames = write_frames(tmp_path / "frames.h5", [np.full((S, S, 3), 120, np.uint8)] * 150)   # 5 s: 2 runs
     pose = dataclasses.replace(PoseParams(), backend="openpose_json", json={"clip": str(tmp_path / "openpose")})
     with pytest.raises(DanceGenError, match=r"^test: not found$"):
-        detect_video(frames, tmp_path / "pose.h5", pose, "clip")
+        detect_video(frames, tmp_path / "pose.h5", pose, "clip", MIN_CONF)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames.h5"], "nothing may be left behind"
 
 
@@ -299,7 +301,7 @@ def test_no_person_in_any_frame_is_refused(tmp_path):
     grey = np.full((S, S, 3), 128, np.uint8)
     frames = write_frames(tmp_path / "empty.h5", [scenery] * 6 + [grey] * 3 + [noise])
     with pytest.raises(DanceGenError, match="no person detected in any of the 10 frames") as err:
-        detect_video(frames, tmp_path / "pose.h5", PoseParams(), "empty")
+        detect_video(frames, tmp_path / "pose.h5", PoseParams(), "empty", MIN_CONF)
     assert str(frames) in str(err.value)
     assert list(tmp_path.iterdir()) == [frames], "nothing may be left behind"
 
@@ -315,7 +317,7 @@ def test_two_demo_figures_side_by_side_are_refused_unless_a_reference(tmp_path):
               for a, b in dancers]
     path = write_frames(tmp_path / "two.h5", frames)
     # Detected as any video: the main dancer is followed, the other one reported and recorded ...
-    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "two")
+    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "two", MIN_CONF)
     assert summary.warning.startswith("someone besides the main dancer is in view in 5 of 5 checked frames "
                                       "(frames 0-24)")
     assert summary.n_invalid == 0
@@ -336,7 +338,7 @@ def test_a_person_leaving_the_frame_makes_invalid_frames_not_an_error(tmp_path):
              for t in range(len(rendered))]
     frames = [place(background, r.frame, r.mask, 1.0, dx) for r, dx in zip(rendered, shift)]
     path = write_frames(tmp_path / "leave.h5", frames)
-    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "leave")
+    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "leave", MIN_CONF)
     gone = np.array(shift) >= 120   # the figure's torso is past the edge
     assert not summary.valid[gone].any()
     assert summary.valid[np.array(shift) == 0].all()
@@ -365,7 +367,7 @@ def test_a_real_dancer_next_to_her_mirror_image_is_refused_unless_a_reference(tm
         if len(frames) == 16:
             break
     path = write_frames(tmp_path / "mirror.h5", frames)
-    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "mirror")
+    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), "mirror", MIN_CONF)
     assert summary.warning.startswith("someone besides the main dancer is in view in 3 of 3 checked frames")
     with PoseStore(tmp_path / "pose.h5") as pose, \
             pytest.raises(DanceGenError, match="second person is in view in 3 of 3 checked frames") as err:
@@ -417,7 +419,7 @@ def test_real_clips_are_detected_in_every_frame(tmp_path, clip):
     info = video.probe(DATA / f"{clip}.mp4")
     crop = framing.person_square(info, 12, 0.15)
     path = write_frames(tmp_path / "frames.h5", video.read_frames(info, 30.0, S, crop))
-    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), clip)
+    summary = detect_video(path, tmp_path / "pose.h5", PoseParams(), clip, MIN_CONF)
     assert summary.n_invalid == 0, summary.line()   # measured: every frame of all three clips
 
 

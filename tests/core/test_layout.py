@@ -1,12 +1,12 @@
 """The data layout is spelled twice, in dancegen.core.layout and in dvc.yaml: the two must agree."""
 
-from pathlib import Path
 
 import yaml
 
 from dancegen.core import layout
+from conftest import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 V, M, R = "vid", "ours", "ref"      # a video, a variant, a reference
 
 
@@ -36,7 +36,7 @@ def test_every_stage_writes_where_the_layout_module_says():
         "infer": {"outs": {layout.infer_file(V, M)}},
         "transfer": {"outs": {layout.transfer_dir(V, M, R)}},
         "evaluate": {"outs": {layout.evaluation_dir(V) / f
-                              for f in ("metrics.json", "pairs.csv", "run.csv", "test_results.png")},
+                              for f in ("metrics.json", "pairs.csv", "run.csv", "pairs_hd.csv", "test_results.png")},
                      "plots": {layout.evaluation_dir(V) / "novelty.csv"}},
     }
     for name, fields in expected.items():

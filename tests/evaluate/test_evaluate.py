@@ -24,13 +24,14 @@ from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import write_split
 from dancegen.body.skeleton import J
 from dancegen.core.store import FrameWriter, PoseWriter
+from conftest import REPO_ROOT
 
 S, R = 32, 16          # frames are S², the "model" works at R²
 T = 24                 # frames 0..17 train, 18..23 test (train_fraction 0.75)
 TRAIN_FRACTION = 0.75
 INVALID = 21           # a test frame without a detection: the run has a gap there
 PAIRS = np.array([[18, 19], [20, 22], [23, 18]])
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 def skeleton_pose(t: int) -> np.ndarray:
@@ -223,8 +224,8 @@ def test_the_stage_writes_metrics_novelty_and_per_frame_tables(data, tmp_path):
     assert len(pd.read_csv(out / "run.csv")) == 25
     figure = cv2.imread(str(out / "test_results.png"))
     assert figure is not None and figure.shape[0] > 300     # Fig. 6: 2 baselines, 2 variants, zoom, truth
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "novelty.csv", "pairs.csv", "run.csv",
-                                                     "test_results.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "novelty.csv", "pairs.csv", "pairs_hd.csv",
+                                                     "run.csv", "test_results.png"]
 
     other = subprocess.run([sys.executable, str(ROOT / "stages" / "evaluate.py"), "w"], cwd=root,
                            capture_output=True, text=True)
@@ -244,3 +245,22 @@ def test_the_mean_over_videos_weighs_each_video_once():
     assert mean["foreground"]["psnr"] is None and mean["foreground"]["ssim"] == 0.5
     with pytest.raises(DanceGenError, match=MEAN_KEY):
         metrics_document({MEAN_KEY: one})
+
+
+def test_scores_at_the_render_size_tell_a_sharp_render_from_an_upsampled_one(data):
+    root, frames = data
+    for variant in ("ours", "pix2pixhd"):
+        path = root / "infer" / "v" / f"{variant}.h5"
+        write_infer(path, frames, identical)
+        with h5py.File(path, "a") as f:       # the HD render: the true frames at H = S
+            f["pairs_hd"] = np.stack([frames[ref] for _, ref in PAIRS])
+            f.attrs["render_size"] = S
+    result = run_evaluate(root)
+    hd, upsampled = result.metrics["ours"]["hd"], result.metrics["ours"]["hd_upsampled"]
+    assert hd["size"] == S and hd["whole"]["ssim"] == pytest.approx(1.0) and hd["perceptual"] == pytest.approx(0.0)
+    assert hd["sharpness"] == pytest.approx(1.0)
+    # the truth at R, upsampled: softer, further in feature space
+    assert upsampled["sharpness"] < 0.7 and upsampled["whole"]["ssim"] < 0.9 and upsampled["perceptual"] > 0.01
+    assert set(result.pairs_hd["output"]) == {"ours", "ours@R", "pix2pixhd", "pix2pixhd@R", "input_frame", "tangram"}
+    assert result.metrics["input_frame"]["hd"]["whole"]["ssim"] < 0.5       # random frames: another frame is far
+    assert "hd" not in result.metrics["background"]

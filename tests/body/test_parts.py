@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from dancegen.body.parts import part_affines, part_masks, warp_parts
+from dancegen.body.parts import part_affines, part_masks, warp_parts_with_coverage
 from dancegen.body.skeleton import J, NUM_JOINTS, NUM_PARTS, PARTS, part_segments
+
+
+def warp_parts(image_in, parsing_in, theta, valid):
+    """T alone."""
+    return warp_parts_with_coverage(image_in, parsing_in, theta, valid)[0]
+
 
 S = 256
 STANDING = {

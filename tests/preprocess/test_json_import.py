@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dancegen.body import skeleton
-from dancegen.core.config import PoseParams
+from dancegen.core.config import PoseParams, PosemapParams
 from dancegen.preprocess.detect import detect_video, load_json_keypoints
 from dancegen.preprocess.detect.alphapose_json import frame_index, read_alphapose_file
 from dancegen.preprocess.detect.openpose_json import read_openpose_folder
@@ -186,7 +186,7 @@ def test_detect_video_with_openpose_json_on_demo_frames(tmp_path):
     frames_path = write_frames(tmp_path / "frames.h5", frames, 30, source)
     folder = write_openpose(tmp_path / "op", to_source(truth, 256))
     params = PoseParams(backend="openpose_json", json={"clip": str(folder)})
-    summary = detect_video(frames_path, tmp_path / "pose.h5", params, "clip")
+    summary = detect_video(frames_path, tmp_path / "pose.h5", params, "clip", PosemapParams().min_conf)
     assert summary.n_invalid == 0
     with PoseStore(tmp_path / "pose.h5") as pose:
         assert np.abs(pose.keypoints - truth).max() < 1.0

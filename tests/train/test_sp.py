@@ -17,11 +17,12 @@ from dancegen.core.layout import VideoPaths
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import write_split
 from dancegen.model.nets.sp_encoder import N_SP_PARTS, SP_JOINTS, SPNet, load_sp, save_sp
-from dancegen.core.store import FrameStore, FrameWriter, PoseStore, PoseWriter
+from dancegen.core.store import FrameWriter, PoseWriter
 from dancegen.train.sp import (JOINT_MIRROR, LABEL_MIRROR, augment, fit, heatmap_targets, score_sp,
                                load_set, peak_positions, resize_parsing, split_indices, train_sp)
+from conftest import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 INVALID = (40, 41, 290)        # frames the fixture's "detector" missed
 TINY = TrainSPParams(resolution=64, width=8, iters=300, batch_size=8, lr=3e-3)
 # On a machine shared by other jobs, two OpenMP threads per process make these tiny convolutions

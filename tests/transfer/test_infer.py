@@ -10,23 +10,23 @@ import torch
 
 from dancegen.body import skeleton
 from dancegen.preprocess.background import save_background
-from dancegen.core.config import InferParams, InputSpec, PosemapParams
+from dancegen.core.config import InferParams, InputSpec, PairsParams, PosemapParams
 from dancegen.model.dataset import PairDataset
 from dancegen.demo import render_video, true_background
 from dancegen.core.errors import DanceGenError
-from dancegen.transfer.compositing import composite, despill_green, full_frame
+from dancegen.transfer.compositing import FullFrame, composite, despill_green
 from dancegen.transfer.infer import generate, infer_video, load_model
 from dancegen.model.personal import PersonalVideo
 from dancegen.model.variants import get_variant
 from dancegen.core.layout import VideoPaths
 from dancegen.transfer.transfer import TransferPaths, fill_missing_poses, still_frames, transfer
 from dancegen.core.images import resize_area
-from dancegen.model.inputs import InputBuilder
 from dancegen.model.generators import GREEN, GeneratorConfig, Generators, pose_channels, save_generators
 from dancegen.preprocess.pairs import make_pairs, write_split
-from dancegen.body.posemaps import draw_skeleton, history_indices
+from dancegen.body.posemaps import draw_skeleton
 from dancegen.core.store import FrameStore, FrameWriter, PoseStore, PoseWriter
 from dancegen.preprocess.video import VideoWriter, probe, read_audio
+from conftest import SHARED_DATA
 
 S = 64            # frame side of the tiny clips
 R = 32            # model resolution
@@ -75,7 +75,8 @@ def data(tmp_path_factory) -> Path:
     write_clip(data, "ref", "reference", N_REFERENCE, REF_MISSING)
     background = true_background("personal", S, 0)
     save_background(data / "background" / "me", background, np.ones((S, S), np.float32), N_PERSONAL, N_PERSONAL)
-    table = make_pairs(np.ones(N_PERSONAL, bool), TRAIN_FRACTION, n_train=20, n_test=6, seed=0, source="me")
+    table = make_pairs(np.ones(N_PERSONAL, bool), PairsParams(TRAIN_FRACTION, n_train=20, n_test=6, seed=0,
+                                                          near_fraction=0.0), 0.3, "me")
     (data / "pairs").mkdir()
     table.to_csv(data / "pairs" / "me.csv", index=False)
     write_split(data / "pairs" / "me.split.json", N_PERSONAL, TRAIN_FRACTION)
@@ -123,14 +124,15 @@ def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
     paths = VideoPaths.of("me", data)
     out = tmp_path / "ours.h5"
     with PersonalVideo(paths) as video:
-        counts = infer_video(out, video, data / "models" / "ours" / "model.pt", SPEC, 4)
-    assert counts == {"pairs": 6, "run_frames": 10}
+        counts = infer_video(out, video, data / "models" / "ours" / "model.pt", SPEC, InferParams(batch_size=4))
+    assert counts == {"pairs": 6, "run_frames": 10, "render_size": S}
     with h5py.File(out, "r") as f:
         assert f["pairs_out"].shape == (6, R, R, 3) and f["pairs_out"].dtype == np.uint8
         assert f["pairs_fg"].shape == (6, R, R, 3) and f["run_fg"].shape == (10, R, R, 3)
         assert f["run_out"].shape == (10, R, R, 3)
         assert list(f["run_frames"][:]) == list(range(30, 40))
-        assert f.attrs["run_input_frame"] == 30 and f.attrs["resolution"] == R
+        assert f.attrs["run_input_frame"] == 30 and f.attrs["resolution"] == R and f.attrs["render_size"] == S
+        assert f["pairs_hd"].shape == (6, S, S, 3)
         assert json.loads(f.attrs["model_meta"])["vgg_used"] is False
         # the first pair, generated alone, is the same image as in its batch of 4 (up to float rounding)
         dataset = PairDataset(paths, "test", R, SPEC)
@@ -181,30 +183,36 @@ def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
     assert 0 < stats["mean_nearest_pose_distance"] < 0.5
     # the demo's true poses are smooth already (px/frame²): the filter leaves them so
     assert stats["jitter_raw"] < 0.1 and abs(stats["jitter_smoothed"] - stats["jitter_raw"]) < 0.01
-    for name, width in (("result", R), ("composite", R), ("side_by_side", 2 * R), ("skeleton", R), ("full", 2 * R)):
+    # rendered at the frames' size S (infer.size 0) from a model at R; full.mp4 at the source's own size
+    assert stats["render_size"] == S
+    for name, size in (("result", (S, S)), ("composite", (S, S)), ("side_by_side", (2 * S, S)), ("skeleton", (S, S)),
+                       ("full", SOURCE_SIZE)):
         info = ffprobe(out / f"{name}.mp4")
-        assert (int(info["width"]), int(info["height"])) == (width, R)
+        assert (int(info["width"]), int(info["height"])) == size
         assert int(info["nb_read_frames"]) == N_REFERENCE and info["r_frame_rate"] == "30/1"
     assert list(stream_durations(out / "result.mp4")) == ["video"]      # the reference has no sound
     # the stills: the references of five evenly spaced frames that have a pose of their own, over their results
     stills = cv2.cvtColor(cv2.imread(str(out / "stills.png")), cv2.COLOR_BGR2RGB)
-    assert stills.shape == (2 * R, 5 * R, 3)
+    assert stills.shape == (2 * S, 5 * S, 3)
     with FrameStore(data / "frames" / "ref.h5") as ref:
         for i, t in enumerate([1, 3, 7, 9, 11]):
-            assert np.array_equal(stills[:R, i * R:(i + 1) * R], resize_area(ref[t], R))
+            assert np.array_equal(stills[:S, i * S:(i + 1) * S], resize_area(ref[t], S))
 
 
-def test_full_frame_puts_the_square_back_where_it_was_cut_from():
+def test_full_frame_puts_the_square_back_at_the_sources_own_size():
     square = np.full((32, 32, 3), 9, np.uint8)
-    # landscape source 128 x 64 cut at x0 = 32: half scale, the square at columns 16-48 of 64
-    out = full_frame(square, SURROUND, (32, 0, 64), (128, 64))
-    assert out.shape == (32, 64, 3)
-    assert (out[:, 16:48] == 9).all()
-    assert (out[:, :16] == SURROUND[0, 0]).all() and (out[:, 48:] == SURROUND[0, 0]).all()
+    # landscape source 128 x 64 cut at x0 = 32: native size, the square (side 64) at columns 32-96
+    out = FullFrame(SURROUND, (32, 0, 64), (128, 64))(square)
+    assert out.shape == (64, 128, 3)
+    assert (out[:, 32:96] == 9).all()
+    assert (out[:, :32] == SURROUND[0, 0]).all() and (out[:, 96:] == SURROUND[0, 0]).all()
     # portrait source 40 x 64 in a padded square (x0 = -12): only the square's middle is in the frame
-    square[:, 6:26] = 77
-    out = full_frame(square, SURROUND, (-12, 0, 64), (40, 64))
-    assert out.shape == (32, 20, 3) and (out == 77).all()
+    square[:, 2:30] = 77
+    out = FullFrame(SURROUND, (-12, 0, 64), (40, 64))(square)
+    assert out.shape == (64, 40, 3) and (out == 77).all()
+    # a 4K source: the shorter side capped at 1080 (1080p), the square at the same scale
+    big = FullFrame(SURROUND, (960, 0, 2160), (3840, 2160))
+    assert big(square).shape == (1080, 1920, 3) and big.side == 1080 and big.origin == (480, 0)
 
 
 def test_transfer_needs_the_scene_around_the_personal_crop(data, tmp_path):
@@ -341,3 +349,29 @@ def test_two_stage_matte_keys_the_green_screen_but_not_its_single_noisy_pixels()
 def test_despill_caps_green_at_the_larger_of_red_and_blue():
     pixels = np.array([[0, 255, 0], [200, 50, 50], [100, 150, 80], [90, 90, 90]], np.uint8)
     assert despill_green(pixels).tolist() == [[0, 0, 0], [200, 50, 50], [100, 100, 80], [90, 90, 90]]
+
+
+SHARED = SHARED_DATA
+
+
+@pytest.mark.skipif(not (SHARED / "iper_basketball_dance_man.mp4").is_file(), reason="real clips in ../shared/data are absent")
+def test_full_video_of_a_1080p_source_is_1080p(data, tmp_path):
+    """The 1080p shared clip as the personal video's source: its real crop and scene, the personal
+    clip's poses (the paste-back does not depend on them)."""
+    from dancegen.core.config import ExtractParams
+    from dancegen.preprocess.extract import extract_video
+
+    extracted = tmp_path / "extracted.h5"
+    extract_video(SHARED / "iper_basketball_dance_man.mp4", extracted, ExtractParams(size=S, fps=5))
+    personal = tmp_path / "d" / "frames" / "me.h5"
+    with FrameStore(extracted) as source, FrameStore(data / "frames" / "me.h5") as frames:
+        framing = {k: source.attrs[k] for k in ("crop", "source_size")}
+        assert list(framing["source_size"]) == [1920, 1080]
+        with FrameWriter(personal, S, 30, surround=source.surround, **framing) as writer:
+            for frame in frames:
+                writer.append(frame)
+    paths = VideoPaths(personal, data / "pose" / "me.h5", data / "pairs" / "me.csv",
+                       data / "pairs" / "me.split.json", data / "background" / "me")
+    run_transfer(tmp_path / "t", data, "ours", InferParams(max_frames=3), personal=paths)
+    info = ffprobe(tmp_path / "t" / "full.mp4")
+    assert (int(info["width"]), int(info["height"])) == (1920, 1080) and int(info["nb_read_frames"]) == 3
