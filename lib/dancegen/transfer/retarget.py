@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.signal import savgol_filter
 
+from dancegen.core.arrays import true_runs
 from dancegen.body import skeleton
 from dancegen.body.skeleton import J
 
@@ -233,7 +234,7 @@ def smooth_poses(kps: np.ndarray, valid: np.ndarray, window: int, order: int, ma
             out[a + 1:b, j, :2] = (1 - w) * out[a, j, :2] + w * out[b, j, :2]
             out[a + 1:b, j, 2] = min(out[a, j, 2], out[b, j, 2])
             present[a + 1:b, j] = True
-        for start, stop in _runs(present[:, j]):
+        for start, stop in true_runs(present[:, j]):
             out[start:stop, j, :2] = _savgol_run(out[start:stop, j, :2], window, order)
     refilled = np.zeros(len(out), bool)
     refilled[~valid] = [skeleton.body_scale(kp, min_conf) is not None for kp in out[~valid]]
@@ -250,12 +251,6 @@ def _savgol_run(xy: np.ndarray, window: int, order: int) -> np.ndarray:
     if length > order and length > 1:
         return savgol_filter(xy, length, order, axis=0, mode="interp")
     return xy
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[(start, stop)]`` of the runs of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
 class CausalSmoother:

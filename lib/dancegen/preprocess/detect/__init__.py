@@ -29,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dancegen.preprocess import video
+from dancegen.core.arrays import true_runs
 from dancegen.core.config import PoseParams
 from dancegen.preprocess.detect import alphapose_json, openpose_json
 from dancegen.preprocess.detect.mediapipe import (DETECTOR_NAME, DETECTOR_VERSION, HolisticDetector, PoseFinder,
@@ -61,13 +62,6 @@ def is_valid(keypoints: np.ndarray, size: int, min_conf: float) -> bool:
     return bool(np.all(torso[:, 2] >= min_conf) and np.all(inside))
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """``[(first, last), ...]`` of the runs of True in ``flags: (T,) bool``."""
-    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
-
-
 @dataclass(frozen=True)
 class DetectSummary:
     """What :func:`detect_video` found. ``valid: (T,) bool``; ``warning``: who else was in view."""
@@ -87,7 +81,7 @@ class DetectSummary:
     @property
     def longest_gap(self) -> tuple[int, int] | None:
         """``(first, last)`` frame of the longest run without a person, or None."""
-        runs = _runs(~self.valid)
+        runs = [(start, stop - 1) for start, stop in true_runs(~self.valid)]
         return max(runs, key=lambda r: r[1] - r[0]) if runs else None
 
     def line(self) -> str:
