@@ -379,7 +379,9 @@ def _scores_markdown(metrics: dict, inputs: ReportInputs) -> list[str]:
            "plate, and the tangram (the warped parts, each completed where another part hid it, over "
            "B_in, the input frame's own room with its "
            "person replaced by the plate). A model is worth having where it beats them.", "",
-           metric_tables(metrics[MEAN_KEY], variants), "", hd_table(metrics[MEAN_KEY], variants), ""]
+           metric_tables(metrics[MEAN_KEY], variants), ""]
+    hd = hd_table(metrics[MEAN_KEY], variants)
+    md += [hd, ""] if hd else []
     if len(inputs.personal) > 1:
         for video in inputs.personal:
             md += [f"### {video}", "", metric_tables(metrics[video], variants), ""]
