@@ -218,8 +218,9 @@ class Generators(nn.Module):
         """The generated person's soft matte ``(B, 1, R, R)`` in [0, 1], for compositing; with the
         ``rendered`` outputs of :meth:`render`, at their size (a correcting variant's own H_gen there,
         else the matte at R upsampled)."""
-        matte = self.variant.matte(outputs, batch, self.config.blends) if rendered is None or not self.config.blends \
-            else rendered["key"]
+        if rendered is not None and self.config.blends:
+            return rendered["key"]
+        matte = self.variant.matte(outputs, batch, self.config.blends)
         return matte if rendered is None else upsampled(matte, rendered[FINAL].shape[-2:], "bilinear").clamp(0, 1)
 
     def render(self, batch: dict[str, torch.Tensor], batch_hd: dict[str, torch.Tensor]
