@@ -10,15 +10,21 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 setup: system-deps $(VENV)/.installed
 
+# ffmpeg and OpenCV's libraries are needed to run; Chromium only for the browser tests (the report
+# page, the rating page), so without root it is a warning, not an error.
 system-deps:
-	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! ldconfig -p | grep -q libGL.so.1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's ffmpeg, libgl1, libglib2.0-0 ..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg libgl1 libglib2.0-0 >/dev/null; \
-	  else \
-	    echo "error: ffmpeg (and OpenCV's libgl1/libglib2.0-0) are missing; install them, e.g. 'sudo apt-get install ffmpeg libgl1 libglib2.0-0'" >&2; exit 1; \
-	  fi; \
-	fi
+	@need=""; want=""; \
+	  command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need="$$need ffmpeg"; \
+	  ldconfig -p | grep -q libGL.so.1 || need="$$need libgl1 libglib2.0-0"; \
+	  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || want=" chromium"; \
+	  if [ -n "$$need$$want" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's$$need$$want ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need $$want >/dev/null || exit 1; \
+	  elif [ -n "$$need" ]; then \
+	    echo "error: missing$$need (ffmpeg and OpenCV's libgl1/libglib2.0-0); install them, e.g. 'sudo apt-get install$$need'" >&2; exit 1; \
+	  elif [ -n "$$want" ]; then \
+	    echo "note: Chromium is missing, so the browser tests will skip ('sudo apt-get install chromium')" >&2; \
+	  fi
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \

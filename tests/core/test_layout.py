@@ -38,6 +38,7 @@ def test_every_stage_writes_where_the_layout_module_says():
         "evaluate": {"outs": {layout.evaluation_dir(V) / f
                               for f in ("metrics.json", "pairs.csv", "run.csv", "pairs_hd.csv", "test_results.png")},
                      "plots": {layout.evaluation_dir(V) / "novelty.csv"}},
+        "judge": {"outs": {layout.judge_dir(V, R) / "metrics.json"}},
     }
     for name, fields in expected.items():
         for field, paths in fields.items():

@@ -25,6 +25,8 @@ from dancegen.core.config import InputSpec
 from dancegen.core.errors import DanceGenError
 from dancegen.evaluate.evaluate import MEAN_KEY
 from dancegen.evaluate.figures import figure_test_results
+from dancegen.evaluate.judge import BASELINES as JUDGE_BASELINES
+from dancegen.evaluate.judge import overall_ranks
 from dancegen.core.layout import VideoPaths
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import write_split
@@ -47,6 +49,22 @@ def _scores(mse: float) -> dict:
             "foreground": {"mse": mse / 2, "psnr": 30.0, "ssim": 0.9},
             "background": {"mse": mse / 10, "psnr": 35.0, "ssim": 0.97},
             "difference": {"whole": 50.0, "foreground": 20.0}}
+
+
+def judged_fixture() -> dict:
+    """A judge stage document for the fixture's transfer: Ours best on pose, pix2pixHD on stability."""
+    outputs = {}
+    for i, name in enumerate([*VARIANTS, *JUDGE_BASELINES]):
+        outputs[name] = {"frames": 9, "judged_frames": 5,
+                         "fidelity": {"pck@0.05": 0.9 - i / 10, "pck@0.1": 0.95 - i / 10, "error": 0.03,
+                                      "limb_angle_deg": 5.0 + i, "complete_body": 1.0, "hands_found": 0.5,
+                                      "joints_not_found": i, "joints_left_out": 2},
+                         "face": {"found": 1.0, "sharpness_ratio": None if i == 2 else 0.8},
+                         "separation": {"background_change": 3.0 + i},
+                         "temporal": {"flicker": 5.0 - i, "warp_error": 0.001 / (i + 1)},
+                         "identity": {"feature_distance": 0.1 + i / 100, "part_colour_delta_e": 2.0}}
+    return {"outputs": outputs, "ranks": overall_ranks(outputs), "reference": {"flicker": 6.5, "warp_error": 0.0003},
+            "size": R, "frames": 9, "stride": 2, "computed_with": {}}
 
 
 @pytest.fixture()
@@ -89,6 +107,9 @@ def fixture(tmp_path):
         with VideoWriter(tdir / "side_by_side.mp4") as w:
             for _ in range(3):
                 w.write(np.zeros((R, 2 * R, 3), np.uint8))
+        with VideoWriter(tdir / "result.mp4") as w:
+            for k in range(3):
+                w.write(np.full((R, R, 3), 40 * (i + k), np.uint8))
     evaluation = reports / "eval" / "vid"
     evaluation.mkdir(parents=True)
     (evaluation / "metrics.json").write_text(json.dumps(metrics))
@@ -97,6 +118,8 @@ def fixture(tmp_path):
     write_split(data / "pairs" / "vid.split.json", T, 0.5)
     with PersonalVideo(VideoPaths.of("vid", data)) as video:
         figure_test_results(video, data, VARIANTS, InputSpec(), evaluation / "test_results.png")
+    (reports / "judge" / "vid" / "ref").mkdir(parents=True)
+    (reports / "judge" / "vid" / "ref" / "metrics.json").write_text(json.dumps(judged_fixture()))
     (data / "sp" / "vid").mkdir(parents=True)
     (data / "sp" / "vid" / "metrics.json").write_text(json.dumps({"iou": 0.71, "kp_error_px": 4.2, "pck": 0.9}))
     return ReportInputs(["vid"], ["ref"], VARIANTS, data, reports)
@@ -135,7 +158,7 @@ def test_the_html_page_plays_every_transfer_inline_with_relative_paths_only(fixt
     assert page.index("Configuration") < page.index("Table 1.")          # the configuration comes first
     assert "without the perceptual loss" in page
     sources = re.findall(r'<(?:img|video)[^>]* src="([^"]+)"', page)
-    assert sum(s.endswith(".mp4") for s in sources) == 3                 # one side_by_side per variant
+    assert sum(s.endswith(".mp4") for s in sources) == 6                 # side_by_side and result per variant
     for src in sources:
         assert not re.match(r"[a-z]+:|/", src), src                      # no scheme, no absolute path
         assert (fixture.reports / src).is_file(), src
@@ -147,10 +170,32 @@ def test_the_html_page_plays_every_transfer_inline_with_relative_paths_only(fixt
 def test_the_headline_metrics_are_one_small_file_per_output(fixture):
     build_report(fixture)
     summary = fixture.reports / "summary"
-    assert sorted(p.stem for p in summary.iterdir()) == sorted([*VARIANTS, *BASELINES])
+    assert sorted(p.stem for p in summary.iterdir()) == sorted({*VARIANTS, *BASELINES, *JUDGE_BASELINES})
     ours = json.loads((summary / "ours.json").read_text())
     assert ours == {"ssim": 0.8, "psnr": 28.13, "fg_ssim": 0.9, "fg_psnr": 30.0, "bg_ssim": 0.97,
-                    "hd_ssim": 0.9, "hd_sharp": 0.9}
+                    "hd_ssim": 0.9, "hd_sharp": 0.9,
+                    "tr_pck": 0.95, "tr_warp": 0.001}
+    # a transfer baseline has its transfer scores only; the tangram has both kinds
+    nearest = json.loads((summary / "nearest_frame.json").read_text())
+    assert nearest == {"tr_pck": 0.65, "tr_warp": pytest.approx(0.00025, abs=1e-4)}
+    assert {"ssim", "tr_pck"} <= set(json.loads((summary / "tangram.json").read_text()))
+
+
+def test_the_report_shows_each_transfers_automatic_table_4(fixture):
+    text = build_report(fixture).read_text()
+    table = text.split("#### vid driven by ref: 9 frames at 32²")[1].split("\n\n")[1]
+    rows = table.splitlines()
+    assert rows[0].startswith("| output | Q1 PCK@0.05 | Q1 PCK@0.1 |") and rows[0].endswith("| Q5 mean rank |")
+    # variants in the paper's order, then the transfer baselines, then the reference itself
+    labels = [row.split(" | ")[0][2:] for row in rows[2:]]
+    assert labels == ["pix2pixHD", "Ours-baseline", "Ours", "*Nearest training frame (copied)*",
+                      "*Tangram over B_in*", "*the reference video itself*"]
+    assert "| Ours | 0.900 | 0.950 | 5.0 |" in table
+    assert "| pix2pixHD | 0.700 | 0.750 | 7.0 | 1.00 | 0.50 | 1.00 | – |" in table   # a missing proxy: a dash
+    assert rows[-1].endswith("| 6.50 | 0.0003 |  |  | |")
+    metrics = json.loads((fixture.reports / "metrics.json").read_text())
+    assert metrics["transfer"]["vid"]["ref"]["outputs"]["ours"]["fidelity"]["pck@0.1"] == 0.95
+    assert "No ratings yet" in text
 
 
 def test_the_report_shows_the_scores_at_the_render_size(fixture):
@@ -165,7 +210,7 @@ def test_the_report_shows_the_scores_at_the_render_size(fixture):
 def test_the_report_writes_the_metrics_document_with_the_mean_over_videos(fixture):
     build_report(fixture)
     metrics = json.loads((fixture.reports / "metrics.json").read_text())
-    assert set(metrics) == {"vid", MEAN_KEY}
+    assert set(metrics) == {"vid", MEAN_KEY, "transfer"}
     assert metrics[MEAN_KEY]["ours"]["whole"]["mse"] == 100.0 and metrics[MEAN_KEY]["ours"]["videos"] == 1
     assert metrics["vid"]["tangram"]["config"]["baseline"] is True
 
@@ -256,7 +301,7 @@ def demo_page() -> Path:
 def test_every_source_of_the_page_exists_and_decodes(fixture):
     build_report(fixture)
     found = check_sources(fixture.reports / "index.html")
-    assert sum(tag == "video" for tag, _ in found) == len(VARIANTS)
+    assert sum(tag == "video" for tag, _ in found) == 2 * len(VARIANTS)
 
 
 def test_every_source_of_the_demo_page_exists_and_decodes():

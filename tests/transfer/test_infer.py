@@ -172,8 +172,8 @@ def test_fill_missing_poses_reuses_the_last_good_pose():
 def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
     out = tmp_path / "transfer"
     stats = run_transfer(out, data, variant, InferParams(batch_size=5))
-    assert sorted(p.name for p in out.iterdir()) == ["composite.mp4", "full.mp4", "result.mp4", "side_by_side.mp4",
-                                                      "skeleton.mp4", "stats.json", "stills.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["composite.mp4", "driving.h5", "full.mp4", "result.mp4",
+                                                      "side_by_side.mp4", "skeleton.mp4", "stats.json", "stills.png"]
     # frame 0 has no pose before it to reuse; frames 5 and 6 are interpolated from 4 and 7
     assert stats["frames"] == N_REFERENCE and stats["fps"] == 30
     assert stats["reused_pose_frames"] == 1 and stats["interpolated_pose_frames"] == 2

@@ -167,6 +167,7 @@ class InferParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     novelty_k: int = 10
+    judge_stride: int = 2            # transfers: detection, identity and colour on every n-th frame
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,8 @@ def _check_sizes_and_counts(p: Params, bad) -> None:
                      ("pairs.n_train", p.pairs.n_train), ("pairs.n_test", p.pairs.n_test),
                      ("pairs.near_k", p.pairs.near_k),
                      ("posemap.K", p.posemap.K), ("train.batch_size", p.train.batch_size),
-                     ("infer.batch_size", p.infer.batch_size), ("evaluate.novelty_k", p.evaluate.novelty_k)):
+                     ("infer.batch_size", p.infer.batch_size), ("evaluate.novelty_k", p.evaluate.novelty_k),
+                     ("evaluate.judge_stride", p.evaluate.judge_stride)):
         if val < 1:
             raise bad(key, f"must be at least 1, got {val}")
     for key, val in (("posemap.sigma", p.posemap.sigma), ("posemap.min_conf", p.posemap.min_conf)):

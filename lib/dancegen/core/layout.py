@@ -76,6 +76,11 @@ def evaluation_dir(video: str, reports: str | Path = REPORTS) -> Path:
     return Path(reports) / "eval" / video
 
 
+def judge_dir(video: str, reference: str, reports: str | Path = REPORTS) -> Path:
+    """reports/judge/<video>/<reference>/: the transfer's proxies of the paper's Table 4 (stage judge)."""
+    return Path(reports) / "judge" / video / reference
+
+
 @dataclass(frozen=True)
 class VideoPaths:
     """The per-video files of a personal video that training, inference and evaluation read."""

@@ -7,6 +7,8 @@ Inputs (all made by earlier stages; a missing one is a one-line error naming it)
   ``reports/train/<video>/<variant>/plots/metrics/**.tsv``   DVCLive step curves of training
   ``data/sp/<video>/metrics.json``             train_sp: parsing IoU / keypoint error of the L_SP net
   ``data/transfer/<video>/<variant>/<reference>/``           transfer: mp4s, stills.png, stats.json
+  ``reports/judge/<video>/<reference>/metrics.json``          judge: the transfer's Table 4 proxies
+  ``reports/ratings/*.json``                   people's choices saved by rate.html (:mod:`dancegen.evaluate.rating`)
 Nothing here reads a video's frames or poses, so a reference video that fails detection holds up
 only its own transfers (and this report), never the personal videos' evaluations.
 Outputs:
@@ -17,6 +19,7 @@ Outputs:
         SSIM and PSNR, and at the render size SSIM and the sharpness ratio (:func:`headline`); one file per output, so ``dvc metrics show`` prints an
         output × score table that fits a terminal
   ``reports/README.md``      the report in Markdown (transfers as links to their videos)
+  ``reports/rate.html``      the paper's Table 4 study as a page: the transfers side by side, five questions
   ``reports/index.html``     the same report as one page that plays every transfer's videos inline;
         relative paths only, no network (:func:`html_page`)
   ``reports/figures/*.png``, ``reports/videos/*.mp4``   the figures, copies of the transfer videos
@@ -42,7 +45,8 @@ from dancegen.evaluate.figures import figure_novelty, figure_training, training_
 from dancegen.model.variants import NAMES as VARIANT_NAMES
 from dancegen.model.variants import label as variant_label
 from dancegen.model.variants import get_variant, ordered
-from dancegen.core.layout import evaluation_dir, sp_dir, transfer_dir
+from dancegen.core.layout import evaluation_dir, judge_dir, sp_dir, transfer_dir
+from dancegen.evaluate import judge, rating
 from dancegen.core.store import atomic_dir, atomic_path
 
 # The trivial baselines follow the variants in every table, in italics.
@@ -59,6 +63,9 @@ TRANSFER_VIDEOS = {"result": "the result", "side_by_side": "reference | result",
 HEADLINE = {"ssim": (("whole", "ssim"), 4), "psnr": (("whole", "psnr"), 2), "fg_ssim": (("foreground", "ssim"), 4),
             "fg_psnr": (("foreground", "psnr"), 2), "bg_ssim": (("background", "ssim"), 4),
             "hd_ssim": (("hd", "whole", "ssim"), 4), "hd_sharp": (("hd", "sharpness"), 3)}
+# ... and the transfers' (stage judge, ``tr_``), means over every personal video × reference: PCK@0.1
+# of the re-detected body and the warping error (the table must fit a terminal).
+TRANSFER_HEADLINE = {"tr_pck": (("fidelity", "pck@0.1"), 3), "tr_warp": (("temporal", "warp_error"), 4)}
 # The rows of the table at the render size: (output's key in the metrics document, row label suffix).
 HD_ROWS = (("hd", "HD render"), ("hd_upsampled", "R output upsampled"))
 
@@ -327,6 +334,69 @@ def headline(means: dict[str, dict], variants: list[str]) -> dict[str, dict[str,
     return out
 
 
+def read_judgements(inputs: ReportInputs) -> dict[str, dict[str, dict]]:
+    """The judge stage's documents: personal video → reference → Table 4's proxies."""
+    return {video: {ref: _read_json(judge_dir(video, ref, inputs.reports) / "metrics.json") for ref in inputs.reference}
+            for video in inputs.personal}
+
+
+def transfer_labels(variants: list[str]) -> dict[str, str]:
+    """The rows of a judged transfer: the variants, then the transfer baselines in italics."""
+    return {**{v: variant_label(v) for v in variants}, **{b: f"*{judge.LABELS[b]}*" for b in judge.BASELINES}}
+
+
+def transfer_headline(judged: dict[str, dict[str, dict]], names: list[str]) -> dict[str, dict[str, float]]:
+    """Per output, :data:`TRANSFER_HEADLINE`'s proxies averaged over every judged transfer."""
+    docs = [doc for refs in judged.values() for doc in refs.values()]
+    out = {}
+    for name in names:
+        scores = {}
+        for key, ((group, proxy), digits) in TRANSFER_HEADLINE.items():
+            values = [d["outputs"][name][group][proxy] for d in docs if name in d["outputs"]]
+            values = [v for v in values if v is not None]
+            if values:
+                scores[key] = round(sum(values) / len(values), digits)
+        out[name] = scores
+    return out
+
+
+_JUDGE_NOTE = (
+    "A transfer has no ground truth, so each output is judged against what it was asked to show, one "
+    "proxy per question of the paper's study (stage `judge`, `dancegen.evaluate.judge`): **Q1** the body "
+    "re-detected on the output (MediaPipe Holistic, the detect stage's) against the driving pose — PCK "
+    "(share of joints within 5 % / 10 % of the driving body's size), limb-direction error, the share of "
+    "frames with all 12 limb joints found, hands found; **Q2** face landmarks found, and the face's "
+    "sharpness over the target's real frame of nearest pose; **Q3** the mean change (0–255) from the "
+    "background plate outside the driving silhouette (ghost or torn-off limbs show here); **Q4** flicker "
+    "inside the person and the warping error of consecutive frames aligned by OpenCV's DIS optical flow "
+    "(Lai et al. 2018), the reference video's own last; *identity*: an EfficientNet-Lite0 feature "
+    "distance to the target's held-out frame of nearest pose (an internal number, not FID) and the "
+    "parts' colour difference (CIELAB ΔE) from the target's; **Q5** the mean rank over PCK@0.1, face "
+    "found, background change, warping error and identity distance (1 = best everywhere). Baselines: "
+    "the training frame of nearest pose copied (the right person in the wrong pose) and the tangram "
+    "over B_in (no network). Test-pair scores above come from the same models.")
+
+
+def judged_markdown(judged: dict[str, dict[str, dict]], variants: list[str], choices: list[dict]) -> list[str]:
+    """The transfers' automatic Table 4 (one table per personal video × reference) and the people's."""
+    md = ["### How good is each transfer? (the paper's Table 4, automatic)", "", _JUDGE_NOTE, ""]
+    for video, refs in judged.items():
+        for ref, doc in refs.items():
+            md += [f"#### {video} driven by {ref}: {doc['frames']} frames at {doc['size']}², the body "
+                   f"re-detected on every {doc['stride']}. frame", "",
+                   judge.table_markdown(doc, transfer_labels(variants)), ""]
+    md += ["### Table 4, by people", ""]
+    shares = rating.table4(choices, variants)
+    if shares:
+        md += ["Share of the choices each variant won, over every transfer and rater "
+               "(`reports/ratings/*.json`, saved by [rate.html](rate.html)).", "",
+               rating.table4_markdown(shares, {v: variant_label(v) for v in variants}), ""]
+    else:
+        md += ["No ratings yet: open [rate.html](rate.html), answer the five questions, save, and put "
+               "the file in `reports/ratings/`; the next `dvc repro` counts it here.", ""]
+    return md
+
+
 def read_evaluations(inputs: ReportInputs) -> tuple[dict, pd.DataFrame]:
     """Every personal video's evaluation → (the metrics document, the novelty table of all videos
     with a ``video`` column)."""
@@ -417,17 +487,25 @@ def _figures_markdown(inputs: ReportInputs, novelty: pd.DataFrame, figures: Path
 
 
 def _write_documents(inputs: ReportInputs, md: list[str], transfers: list[Transfer], metrics: dict) -> Path:
-    """reports/README.md, index.html, metrics.json and summary/; returns the README's path."""
+    """reports/README.md, index.html, rate.html, metrics.json and summary/; returns the README's path."""
     readme = inputs.reports / "README.md"
     with atomic_path(readme) as tmp:
         tmp.write_text("\n".join(md + transfers_markdown(transfers)) + "\n")
     with atomic_path(inputs.reports / "index.html") as tmp:
         tmp.write_text(html_page("\n".join(md) + "\n", transfers))
+    trials = [{"video": t.video, "reference": t.reference, "variant": t.variant, "path": dict(t.videos)["result"]}
+              for t in transfers if "result" in dict(t.videos)]
+    with atomic_path(inputs.reports / "rate.html") as tmp:
+        tmp.write_text(rating.rating_page(rating.trials_of(trials)))
     with atomic_path(inputs.reports / "metrics.json") as tmp:
         tmp.write_text(finite_json(metrics))
+    scores = headline(metrics[MEAN_KEY], inputs.ordered_variants())
+    names = [*inputs.ordered_variants(), *judge.BASELINES]
+    for name, extra in transfer_headline(metrics["transfer"], names).items():
+        scores.setdefault(name, {}).update(extra)
     with atomic_dir(inputs.reports / "summary") as summary:
-        for name, scores in headline(metrics[MEAN_KEY], inputs.ordered_variants()).items():
-            (summary / f"{name}.json").write_text(json.dumps(scores, indent=2) + "\n")
+        for name, values in scores.items():
+            (summary / f"{name}.json").write_text(json.dumps(values, indent=2) + "\n")
     return readme
 
 
@@ -435,6 +513,7 @@ def build_report(inputs: ReportInputs) -> Path:
     """Write reports/metrics.json, reports/summary/, reports/README.md, reports/index.html,
     reports/figures/ and reports/videos/ (module docstring); return the README's path."""
     metrics, novelty = read_evaluations(inputs)
+    metrics["transfer"] = read_judgements(inputs)
     for video in inputs.personal:
         if not (inputs.evaluation(video) / "test_results.png").is_file():
             raise DanceGenError(inputs.evaluation(video) / "test_results.png",
@@ -443,5 +522,7 @@ def build_report(inputs: ReportInputs) -> Path:
     with atomic_dir(inputs.reports / "figures") as figures, atomic_dir(inputs.reports / "videos") as videos:
         md = _scores_markdown(metrics, inputs) + _figures_markdown(inputs, novelty, figures)
         md += ["## Motion transfer", "", _MOTION_TRANSFER, ""]
+        md += judged_markdown(metrics["transfer"], inputs.ordered_variants(),
+                              rating.read_ratings(inputs.reports / "ratings"))
         transfers = collect_transfers(inputs, figures, videos)
         return _write_documents(inputs, md, transfers, metrics)

@@ -13,6 +13,8 @@ Transfer directory ``data/transfer/<video>/<variant>/<reference>/`` (:func:`tran
                          (:class:`dancegen.transfer.compositing.FullFrame`), with the sound
   ``stills.png``         up to 5 evenly spaced frames that have their own detected reference pose:
                          reference row over result row
+  ``driving.h5``         what each output frame was asked to show (:class:`Driving`): the driving poses
+                         in the personal frame's pixels and the personal frame each I_in was taken from
   ``stats.json``         ``frames``, ``fps``, ``render_size`` (H), ``reused_pose_frames`` (no detection: the last good pose),
                          ``interpolated_pose_frames`` (no detection: interpolated, ``infer.max_gap``),
                          ``mean_nearest_pose_distance``, ``retarget_scale`` (null when retargeting is off),
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 from tqdm import tqdm
 
@@ -104,6 +107,25 @@ def driving_poses(ref_pose: PoseStore, target_poses: np.ndarray, target_size: in
                         jitter(poses, detected))
 
 
+@dataclass(frozen=True)
+class Driving:
+    """What a transfer was asked to show: its ``driving.h5``, read by the judge stage."""
+
+    poses: np.ndarray      # (T, 133, 3) driving poses in pixels of the personal S×S frame
+    inputs: np.ndarray     # (T,) int, the personal frame each output's I_in was taken from
+
+    @classmethod
+    def read(cls, path: str | Path) -> Driving:
+        with h5py.File(path, "r") as f:
+            return cls(f["poses"][:], f["inputs"][:])
+
+    def write(self, path: Path) -> None:
+        """``driving.h5``: ``poses (T, 133, 3) float32``, ``inputs (T,) int64``."""
+        with h5py.File(path, "w") as f:
+            f["poses"] = self.poses.astype(np.float32)
+            f["inputs"] = self.inputs.astype(np.int64)
+
+
 def load_scene(path: str | Path, size: int) -> np.ndarray:
     """The composite's new background: the image's central square, resized → ``(size, size, 3) uint8 RGB``."""
     path = Path(path)
@@ -171,7 +193,9 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
         render = _Render(renderer, load_scene(paths.scene, renderer.size), resize_area(video.background, renderer.size),
                          _full_framing(video), infer, spec.posemap)
         with atomic_dir(out_dir) as tmp:
-            render.videos(tmp, driving.poses[:n], train_frames[nearest], ref_frames, still_frames(ref_pose.valid[:n]))
+            asked = Driving(driving.poses[:n], train_frames[nearest])
+            render.videos(tmp, asked.poses, asked.inputs, ref_frames, still_frames(ref_pose.valid[:n]))
+            asked.write(tmp / "driving.h5")
             stats = {"frames": n, "fps": ref_frames.fps, "render_size": renderer.size,
                      "reused_pose_frames": int(driving.reused[:n].sum()),
                      "interpolated_pose_frames": int(driving.interpolated[:n].sum()),
