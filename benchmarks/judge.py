@@ -1,7 +1,7 @@
 """Cross-identity transfer on the shared clips, judged (stage judge), with a sanity set of broken outputs.
 
-The woman and fashion models (Ours at the default schedule, trained by hd.py in --hd-work, one per
-seed) are driven by the basketball clip and by each other: transfer (``infer.size`` --size, the first
+The woman and fashion models (--variants at the default schedule, one per seed; Ours's are hd.py's,
+in --hd-work, and a missing one is trained there) are driven by the basketball clip and by each other: transfer (``infer.size`` --size, the first
 --frames reference frames) → judge. Beside Ours and the judge's baselines (nearest training frame,
 tangram), two outputs that are broken on purpose, judged against the same driving poses:
 ``frozen`` (Ours's first frame held) and ``late`` (Ours's frames shown --late frames late). A proxy
@@ -9,6 +9,7 @@ that cannot tell them from Ours is not worth reporting. One row per (personal, r
 output) is appended to --out.
 
     .venv/bin/python benchmarks/judge.py --seeds 0 1 2
+    .venv/bin/python benchmarks/judge.py --variants pix2pixhd --no-baselines   # another variant's rows
     .venv/bin/python benchmarks/judge.py --summary benchmarks/results/judge.csv
 """
 
@@ -19,7 +20,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,16 +41,18 @@ def workspace(work: Path, hd_work: Path, personal: str, reference: str, seed: in
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.exists():
             link.symlink_to(base / kind)
-    models = run / "data" / "models"
-    if not models.exists():
-        models.symlink_to(hd_work / personal / f"hd-ours-s{seed}" / "data" / "models")
+    for variant in args.variants:
+        model = run / "data" / "models" / personal / variant
+        model.parent.mkdir(parents=True, exist_ok=True)
+        if not model.exists():
+            model.symlink_to(trained(hd_work, personal, variant, seed, args) / "data" / "models" / personal / variant)
     for kind, ext in (("frames", "h5"), ("pose", "h5")):
         (run / "data" / kind).mkdir(parents=True, exist_ok=True)
         for clip in (personal, reference):
             link = run / "data" / kind / f"{clip}.{ext}"
             if not link.exists():
                 link.symlink_to(hd_work / clip / "base" / "data" / kind / f"{clip}.{ext}")
-    params = quality.workspace_params(personal, ["ours"], seed, [f"extract.size={args.extract_size}"])
+    params = quality.workspace_params(personal, list(args.variants), seed, [f"extract.size={args.extract_size}"])
     params["videos"][reference] = str(quality.SHARED / quality.CLIPS[reference])
     params["reference"] = [reference]
     params["infer"].update(size=args.size, max_frames=args.frames,
@@ -59,8 +61,25 @@ def workspace(work: Path, hd_work: Path, personal: str, reference: str, seed: in
     return run
 
 
+def trained(hd_work: Path, clip: str, variant: str, seed: int, args) -> Path:
+    """The run folder of ``variant``'s model of ``clip`` at ``seed`` in hd.py's workspaces, trained
+    at the default schedule first where it is missing."""
+    run = hd_work / clip / f"hd-{variant}-s{seed}"
+    if not (run / "data" / "models" / clip / variant / "model.pt").is_file():
+        (run / "data").mkdir(parents=True, exist_ok=True)
+        for kind in ("frames", "pose", "background", "pairs", "sp"):
+            if not (run / "data" / kind).exists():
+                (run / "data" / kind).symlink_to(hd_work / clip / "base" / "data" / kind)
+        params = quality.workspace_params(clip, [variant], seed, [f"extract.size={args.extract_size}"])
+        (run / "params.yaml").write_text(yaml.safe_dump(params))
+        print(f"[{clip}] training {variant} seed {seed}: {quality.run_stage(run, 'train', clip, variant):.0f} CPU s",
+              flush=True)
+    return run
+
+
 def broken(run: Path, personal: str, reference: str, late: int) -> dict:
-    """The sanity set judged in ``run``: Ours's first frame held, and Ours's frames ``late`` frames late."""
+    """The sanity set judged in ``run``: Ours's first frame held, and Ours's frames ``late`` frames late
+    (Ours must be among the variants)."""
     from dancegen.core.config import load_params
     from dancegen.core.layout import VideoPaths, transfer_dir
     from dancegen.evaluate.judge import JudgeSetup, judge_frames, result_frames
@@ -112,6 +131,10 @@ def summary(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=["ours", "pix2pixhd"],
+                        help="variants to transfer and judge (trained in --hd-work where missing)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="leave out the baselines' and the broken copies' rows (already in --out)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--late", type=int, default=15)
@@ -126,10 +149,14 @@ def main() -> None:
     for seed in args.seeds:
         for personal, reference in PAIRS:
             run = workspace(args.work, args.hd_work, personal, reference, seed, args)
-            quality.run_stage(run, "transfer", personal, "ours", reference)
+            for variant in args.variants:
+                quality.run_stage(run, "transfer", personal, variant, reference)
             quality.run_stage(run, "judge", personal, reference)
             doc = json.loads((run / "reports" / "judge" / personal / reference / "metrics.json").read_text())
-            found = rows(doc, broken(run, personal, reference, args.late), (personal, reference, seed))
+            if args.no_baselines:
+                found = [r for r in rows(doc, {}, (personal, reference, seed)) if r["output"] in args.variants]
+            else:
+                found = rows(doc, broken(run, personal, reference, args.late), (personal, reference, seed))
             quality.append(args.out, found, FIELDS)
             print(f"[{personal} ← {reference} s{seed}] " + ", ".join(
                 f"{r['output']} PCK {r['pck10']:.3f} warp {r['warp_error']:.4f} rank {r['q5_rank']:.2f}"

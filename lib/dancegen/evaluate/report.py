@@ -382,8 +382,9 @@ def judged_markdown(judged: dict[str, dict[str, dict]], variants: list[str], cho
     md = ["### How good is each transfer? (the paper's Table 4, automatic)", "", _JUDGE_NOTE, ""]
     for video, refs in judged.items():
         for ref, doc in refs.items():
+            every = "every frame" if doc["stride"] == 1 else f"one frame in {doc['stride']}"
             md += [f"#### {video} driven by {ref}: {doc['frames']} frames at {doc['size']}², the body "
-                   f"re-detected on every {doc['stride']}. frame", "",
+                   f"re-detected on {every}", "",
                    judge.table_markdown(doc, transfer_labels(variants)), ""]
     md += ["### Table 4, by people", ""]
     shares = rating.table4(choices, variants)
