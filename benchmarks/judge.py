@@ -82,7 +82,7 @@ def broken(run: Path, personal: str, reference: str, late: int) -> dict:
     (Ours must be among the variants)."""
     from dancegen.core.config import load_params
     from dancegen.core.layout import VideoPaths, transfer_dir
-    from dancegen.evaluate.judge import JudgeSetup, judge_frames, result_frames
+    from dancegen.evaluate.judge import JudgeSetup, Target, judge_frames, result_frames
     from dancegen.model.personal import PersonalVideo
     from dancegen.transfer.transfer import Driving
 
@@ -92,8 +92,9 @@ def broken(run: Path, personal: str, reference: str, late: int) -> dict:
     frames = list(result_frames(folder / "result.mp4", params.infer.size))[:len(driving.poses)]
     setup = JudgeSetup(params.infer.size, params.inputs, params.pose, params.evaluate.judge_stride)
     with PersonalVideo(VideoPaths.of(personal, run / "data")) as video:
-        return {"frozen": judge_frames([frames[0]] * len(frames), video, driving, setup),
-                "late": judge_frames(frames[:-late], video, Driving(driving.poses[late:], driving.inputs[late:]), setup)}
+        return {"frozen": judge_frames([frames[0]] * len(frames), Target(video, driving, setup)),
+                "late": judge_frames(frames[:-late], Target(video, Driving(driving.poses[late:], driving.inputs[late:]),
+                                                            setup))}
 
 
 def rows(doc: dict, extra: dict, key: tuple) -> list[dict]:

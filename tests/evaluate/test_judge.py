@@ -11,8 +11,8 @@ import pytest
 from dancegen.body import skeleton
 from dancegen.core.config import InputSpec, PoseParams
 from dancegen.core.layout import VideoPaths
-from dancegen.evaluate.judge import (JudgeSetup, PoseTally, Temporal, baseline_frames, crop_box, judge_frames,
-                                     overall_ranks, result_frames, silhouette)
+from dancegen.evaluate.judge import (JudgeSetup, PoseTally, Target, Temporal, baseline_frames, crop_box,
+                                     judge_frames, overall_ranks, result_frames, silhouette)
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.detect.mediapipe import HolisticDetector
 from dancegen.preprocess.video import VideoWriter, probe, read_frames
@@ -104,11 +104,11 @@ def test_on_the_demo_clip_the_true_frames_beat_a_frozen_and_a_late_copy(demo_cli
         with VideoWriter(tmp_path / "result.mp4", 30) as writer:      # as the transfer stage writes it
             for frame in truth:
                 writer.write(frame)
-        setup = JudgeSetup(128, SPEC, PoseParams(), 2)
-        judged = {"true": judge_frames(result_frames(tmp_path / "result.mp4", 128), video, driving, setup),
-                  "frozen": judge_frames([truth[0]] * len(truth), video, driving, setup),
-                  "late": judge_frames(truth[20:] + [truth[-1]] * 20, video, driving, setup),
-                  "tangram": judge_frames(baseline_frames("tangram", video, driving, 128, SPEC), video, driving, setup)}
+        target = Target(video, driving, JudgeSetup(128, SPEC, PoseParams(), 2))
+        judged = {"true": judge_frames(result_frames(tmp_path / "result.mp4", 128), target),
+                  "frozen": judge_frames([truth[0]] * len(truth), target),
+                  "late": judge_frames(truth[20:] + [truth[-1]] * 20, target),
+                  "tangram": judge_frames(baseline_frames("tangram", video, driving, 128, SPEC), target)}
     pck = {k: v["fidelity"]["pck@0.05"] for k, v in judged.items()}
     assert pck["true"] > 0.8 and pck["true"] > pck["frozen"] + 0.05 and pck["true"] > pck["late"] + 0.05, pck
     angle = {k: v["fidelity"]["limb_angle_deg"] for k, v in judged.items()}

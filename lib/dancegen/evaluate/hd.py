@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dancegen.core.arrays import finite_mean
 from dancegen.core.config import InputSpec
 from dancegen.evaluate import metrics
 from dancegen.evaluate.baselines import BaselineImages
@@ -50,12 +51,6 @@ class Upsampled:
         return cv2.resize(self.images[i], (self.size, self.size), interpolation=cv2.INTER_CUBIC)
 
 
-def _nan_mean(values) -> float | None:
-    values = np.asarray(values, np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if len(values) else None
-
-
 def score_hd(images, index: np.ndarray, truth, perceptual: metrics.PerceptualDistance) -> pd.DataFrame:
     """Per test pair (``index: (N, 2)`` in, ref): the scores of ``images[i]`` ``(H, H, 3) uint8``
     against the truth at H (``truth``: a :class:`dancegen.evaluate.evaluate.GroundTruth` at H)."""
@@ -73,11 +68,11 @@ def score_hd(images, index: np.ndarray, truth, perceptual: metrics.PerceptualDis
 
 def summary_hd(table: pd.DataFrame, size: int) -> dict:
     """The means of one output's :func:`score_hd` table; ``sharpness`` is the ratio of the means."""
-    truth = _nan_mean(table["truth_sharpness"])
-    sharp = _nan_mean(table["sharpness"])
-    return {"size": size, "whole": {"psnr": _nan_mean(table["psnr"]), "ssim": _nan_mean(table["ssim"])},
-            "foreground": {"psnr": _nan_mean(table["fg_psnr"]), "ssim": _nan_mean(table["fg_ssim"])},
-            "perceptual": _nan_mean(table["perceptual"].astype(float)),
+    truth = finite_mean(table["truth_sharpness"])
+    sharp = finite_mean(table["sharpness"])
+    return {"size": size, "whole": {"psnr": finite_mean(table["psnr"]), "ssim": finite_mean(table["ssim"])},
+            "foreground": {"psnr": finite_mean(table["fg_psnr"]), "ssim": finite_mean(table["fg_ssim"])},
+            "perceptual": finite_mean(table["perceptual"].astype(float)),
             "sharpness": sharp / truth if sharp is not None and truth else None, "pairs": len(table)}
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from dancegen.body import skeleton
 from dancegen.body.distances import nearest_poses
 from dancegen.body.posemaps import history_indices, pose_maps
+from dancegen.core.arrays import finite_mean
 from dancegen.core.config import InputSpec, PoseParams
 from dancegen.core.images import resize_area
 from dancegen.core.store import FrameStore, PoseStore
@@ -143,13 +144,7 @@ class Temporal:
         return float(err.sum(-1)[keep].mean())
 
     def summary(self) -> dict:
-        return {"flicker": _mean(self.flicker), "warp_error": _mean(self.warp)}
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    values = np.asarray(list(values), np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if len(values) else None
+        return {"flicker": finite_mean(self.flicker), "warp_error": finite_mean(self.warp)}
 
 
 class PoseTally:
@@ -189,9 +184,9 @@ class PoseTally:
         return float((np.asarray(self.errors) <= alpha).sum() / asked) if asked else None
 
     def summary(self) -> dict:
-        return {"pck@0.05": self.pck(0.05), "pck@0.1": self.pck(0.1), "error": _mean(self.errors),
-                "limb_angle_deg": _mean(self.angles), "complete_body": _mean(self.complete),
-                "hands_found": _mean(self.hands), "joints_not_found": self.missed,
+        return {"pck@0.05": self.pck(0.05), "pck@0.1": self.pck(0.1), "error": finite_mean(self.errors),
+                "limb_angle_deg": finite_mean(self.angles), "complete_body": finite_mean(self.complete),
+                "hands_found": finite_mean(self.hands), "joints_not_found": self.missed,
                 "joints_left_out": self.left_out}
 
 
@@ -249,22 +244,41 @@ def part_colours(image: np.ndarray, parsing: np.ndarray) -> np.ndarray:
     return out
 
 
-class Appearance:
-    """Identity, part colours and face sharpness of the judged frames against the target's own
-    frames: its held-out frame of nearest pose, its parts' mean colours over the training frames."""
+@dataclass(frozen=True)
+class JudgeSetup:
+    """How every output of one transfer is judged."""
+
+    size: int               # the outputs' side H
+    spec: InputSpec
+    pose: PoseParams         # the detector's settings (the detect stage's)
+    stride: int             # detection, identity and colour on every stride-th frame
+
+
+class Target:
+    """What every output of one transfer is judged against, built once for all of them: the driving
+    poses, the personal video, its held-out frame of nearest pose for each driving pose, its parts'
+    mean colours over the training frames, its background plate at H and the feature network."""
 
     COLOUR_FRAMES = 50   # training frames the parts' mean colours are taken over
 
-    def __init__(self, video: PersonalVideo, driving: Driving, size: int, spec: InputSpec):
-        self.video, self.size, self.spec = video, size, spec
-        min_conf = spec.posemap.min_conf
+    def __init__(self, video: PersonalVideo, driving: Driving, setup: JudgeSetup):
+        self.video, self.driving, self.setup = video, driving, setup
         tests = video.test_frames
-        self.nearest = tests[nearest_poses(driving.poses, video.pose.keypoints[tests], min_conf)[0]] \
+        self.nearest = tests[nearest_poses(driving.poses, video.pose.keypoints[tests], setup.spec.posemap.min_conf)[0]] \
             if len(tests) else None
         picks = video.train_frames[np.linspace(0, len(video.train_frames) - 1,
                                                min(self.COLOUR_FRAMES, len(video.train_frames))).astype(int)]
         self.colours = np.nanmean([part_colours(video.frames[int(t)], video.pose.parsing(int(t))) for t in picks], 0)
+        self.plate = resize_area(video.background, setup.size).astype(np.float32)
         self.perceptual = metrics.PerceptualDistance()
+
+
+class Appearance:
+    """Identity, part colours and face sharpness of one output's judged frames against the
+    :class:`Target`'s own frames."""
+
+    def __init__(self, target: Target):
+        self.target, self.video, self.size, self.spec = target, target.video, target.setup.size, target.setup.spec
         self.identity: list[float] = []
         self.delta_e: list[float] = []
         self.face_sharpness: list[tuple[float, float]] = []
@@ -276,11 +290,11 @@ class Appearance:
         parsing = parse_parts((mask * 255).astype(np.uint8), keypoints, self.spec.mask_threshold,
                               self.spec.posemap.min_conf)
         with np.errstate(invalid="ignore"):
-            delta = np.linalg.norm(part_colours(frame, parsing) - self.colours, axis=1)
+            delta = np.linalg.norm(part_colours(frame, parsing) - self.target.colours, axis=1)
         if np.isfinite(delta).any():
             self.delta_e.append(float(np.nanmean(delta)))
-        if self.nearest is not None:
-            self._against_real(frame, driving, int(self.nearest[t]))
+        if self.target.nearest is not None:
+            self._against_real(frame, driving, int(self.target.nearest[t]))
 
     def _against_real(self, frame: np.ndarray, driving: np.ndarray, t_real: int) -> None:
         min_conf, to_h = self.spec.posemap.min_conf, self.size / self.video.size
@@ -292,7 +306,7 @@ class Appearance:
                 continue
             a, b = _crop(frame, out_box, side), _crop(real, real_box, side)
             if where == skeleton.BODY:
-                distance = self.perceptual.distance(a, b, key=t_real)
+                distance = self.target.perceptual.distance(a, b, key=t_real)
                 if distance is not None:
                     self.identity.append(distance)
             else:
@@ -302,26 +316,16 @@ class Appearance:
     def summary(self) -> dict:
         sharp = np.asarray(self.face_sharpness, np.float64).reshape(-1, 2)
         ratio = float(sharp[:, 0].mean() / sharp[:, 1].mean()) if len(sharp) and sharp[:, 1].mean() > 0 else None
-        return {"identity": {"feature_distance": _mean(self.identity), "part_colour_delta_e": _mean(self.delta_e)},
+        return {"identity": {"feature_distance": finite_mean(self.identity), "part_colour_delta_e": finite_mean(self.delta_e)},
                 "face_sharpness": ratio}
 
 
-@dataclass(frozen=True)
-class JudgeSetup:
-    """How every output of one transfer is judged."""
-
-    size: int               # the outputs' side H
-    spec: InputSpec
-    pose: PoseParams         # the detector's settings (the detect stage's)
-    stride: int             # detection, identity and colour on every stride-th frame
-
-
-def judge_frames(frames: Iterable[np.ndarray], video: PersonalVideo, driving: Driving, setup: JudgeSetup) -> dict:
-    """Every proxy of one output's frames (``(H, H, 3) uint8``, one per driving pose)."""
-    H, S = setup.size, video.size
-    plate = resize_area(video.background, H).astype(np.float32)
+def judge_frames(frames: Iterable[np.ndarray], target: Target) -> dict:
+    """Every proxy of one output's frames (``(H, H, 3) uint8``, one per driving pose of ``target``)."""
+    setup, driving, plate = target.setup, target.driving, target.plate
+    H, S = setup.size, target.video.size
     tally, temporal = PoseTally(setup.spec.posemap.min_conf), Temporal()
-    looks, background, n = Appearance(video, driving, H, setup.spec), [], 0
+    looks, background, n = Appearance(target), [], 0
     with HolisticDetector(setup.pose) as detector:
         for t, frame in zip(range(len(driving.poses)), frames):
             region, n = silhouette(driving.poses[t], S, H, setup.spec), n + 1
@@ -337,8 +341,8 @@ def judge_frames(frames: Iterable[np.ndarray], video: PersonalVideo, driving: Dr
             looks.add(t, frame, driving.poses[t], (keypoints, mask))
     appearance = looks.summary()
     return {"frames": n, "judged_frames": len(range(0, n, setup.stride)), "fidelity": tally.summary(),
-            "face": {"found": _mean(tally.faces), "sharpness_ratio": appearance["face_sharpness"]},
-            "separation": {"background_change": _mean(background)}, "temporal": temporal.summary(),
+            "face": {"found": finite_mean(tally.faces), "sharpness_ratio": appearance["face_sharpness"]},
+            "separation": {"background_change": finite_mean(background)}, "temporal": temporal.summary(),
             "identity": appearance["identity"]}
 
 
@@ -391,11 +395,11 @@ def judge_transfer(run: TransferRun, video: PersonalVideo, spec: InputSpec, pose
     first = next(iter(run.transfers.values()))
     driving = Driving.read(first / "driving.h5")
     size = videos.probe(first / "result.mp4").width
-    setup = JudgeSetup(size, spec, pose, stride)
-    outputs = {name: judge_frames(result_frames(path / "result.mp4", size), video, driving, setup)
+    target = Target(video, driving, JudgeSetup(size, spec, pose, stride))
+    outputs = {name: judge_frames(result_frames(path / "result.mp4", size), target)
                for name, path in run.transfers.items()}
     for name in BASELINES:
-        outputs[name] = judge_frames(baseline_frames(name, video, driving, size, spec), video, driving, setup)
+        outputs[name] = judge_frames(baseline_frames(name, video, driving, size, spec), target)
     with FrameStore(run.ref_frames) as frames, PoseStore(run.ref_pose) as ref_pose:
         reference = reference_temporal(frames, ref_pose, len(driving.poses), size, spec.mask_threshold)
     return {"outputs": outputs, "ranks": overall_ranks(outputs), "reference": reference, "size": size,

@@ -35,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dancegen.body.distances import nearest_poses
+from dancegen.core.arrays import finite_mean
 from dancegen.body.posemaps import draw_skeleton, history_indices
 from dancegen.core.config import InferParams, InputSpec, PosemapParams
 from dancegen.core.errors import DanceGenError
@@ -154,12 +155,6 @@ def still_frames(detected: np.ndarray, n: int = N_STILLS) -> list[int]:
     return sorted(set(candidates[picks].tolist()))
 
 
-def _finite_mean(values: np.ndarray) -> float | None:
-    """Mean of the finite values (a pose without a body scale is infinitely far), None if there are none."""
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if len(finite) else None
-
-
 @dataclass(frozen=True)
 class TransferPaths:
     model: Path          # data/models/<video>/<variant>/model.pt
@@ -199,7 +194,7 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
             stats = {"frames": n, "fps": ref_frames.fps, "render_size": renderer.size,
                      "reused_pose_frames": int(driving.reused[:n].sum()),
                      "interpolated_pose_frames": int(driving.interpolated[:n].sum()),
-                     "mean_nearest_pose_distance": _finite_mean(distance),
+                     "mean_nearest_pose_distance": finite_mean(distance),
                      "retarget_scale": driving.scale,
                      "jitter_raw": driving.jitter_raw, "jitter_smoothed": driving.jitter_smoothed,
                      "distinct_input_frames": int(len(np.unique(nearest)))}
