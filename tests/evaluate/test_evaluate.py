@@ -117,7 +117,7 @@ def test_generated_equal_to_truth_scores_perfectly(data):
     assert ours["foreground"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
     assert ours["difference"] == {"whole": 0.0, "foreground": 0.0}
     assert ours["pairs"] == 3 and ours["run_frames"] == 5
-    assert ours["config"] == {"resolution": R, "iterations": 500, "compose": None, "upsample": None,
+    assert ours["config"] == {"resolution": R, "iterations": 500, "compose": None, "upsample": None, "sources": None,
                               "synthesis_target": None, "perceptual": None, "vgg_used": True,
                               "sp_used": False}
     assert ours["background"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}

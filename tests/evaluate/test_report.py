@@ -136,8 +136,8 @@ def test_report_renders_tables_figures_and_videos(fixture):
     assert "| Ours | 50.00 | 20.00 |" in text.split("**Table 3.")[1]
     assert "without the perceptual loss" in text                       # vgg_used: false is shown
     config = text.split("## Configuration")[1].split("\n\n")[1]
-    assert "| vid | Ours | 32² | 7 | flow | I_comb vs I_ref |" in config    # what Ours's synthesis was judged on
-    assert "| vid | Ours-baseline | 32² | 7 | flow | – |" in config
+    assert "| vid | Ours | 32² | 7 | flow | I_in (paper) | I_comb vs I_ref |" in config   # parts from, synthesis judged on
+    assert "| vid | Ours-baseline | 32² | 7 | flow | I_in (paper) | – |" in config
     # the baselines follow the variants in every table, the background region has its own
     assert t1.index("| Ours |") < t1.index("| *Input frame (copied)* | 300.00 |") < t1.index("*Tangram over B_in*")
     assert "| *Background plate* | 6.00 | 40.000 | 0.9500 |" in text.split("**Background region")[1]

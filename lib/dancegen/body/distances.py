@@ -57,3 +57,59 @@ def nearest_poses(query: np.ndarray, pool: np.ndarray, min_conf: float) -> tuple
         index[a:a + len(d)] = d.argmin(1)
         distance[a:a + len(d)] = d[np.arange(len(d)), index[a:a + len(d)]]
     return index, distance
+
+
+# --------------------------------------------------------------------------- one part's pose
+
+# The context of each part (:func:`part_descriptors`): two vectors, each a pair of joints or a part
+# whose segment is taken. "shoulders"/"hips"/"eyes" run from the person's right joint to the left
+# one, so they show which way the body or face is turned (they flip from a front to a back view).
+_CONTEXT: dict[str, tuple[str, str]] = {
+    "head": ("eyes", "shoulders"),
+    "torso": ("shoulders", "hips"),
+    "left_upper_arm": ("shoulders", "left_lower_arm"),
+    "left_lower_arm": ("left_upper_arm", "shoulders"),
+    "right_upper_arm": ("shoulders", "right_lower_arm"),
+    "right_lower_arm": ("right_upper_arm", "shoulders"),
+    "left_upper_leg": ("hips", "left_lower_leg"),
+    "left_lower_leg": ("left_upper_leg", "hips"),
+    "right_upper_leg": ("hips", "right_lower_leg"),
+    "right_lower_leg": ("right_upper_leg", "hips"),
+}
+_LINES = {"shoulders": ("right_shoulder", "left_shoulder"), "hips": ("right_hip", "left_hip"),
+          "eyes": ("right_eye", "left_eye")}
+PART_DESCRIPTOR_DIM = 6   # the part's own segment (2) and its two context vectors (4)
+
+
+def _vector(kp: np.ndarray, name: str, segments: dict, min_conf: float) -> np.ndarray | None:
+    """A context vector of ``kp: (133, 3)``: a joint line of :data:`_LINES` or a part's segment."""
+    if name in _LINES:
+        a, b = (skeleton.J[j] for j in _LINES[name])
+        return kp[b, :2] - kp[a, :2] if min(kp[a, 2], kp[b, 2]) >= min_conf else None
+    segment = segments[name]
+    return None if segment is None else segment[1] - segment[0]
+
+
+def part_descriptors(kps: np.ndarray, min_conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How each body part is posed, independent of where the body stands and how large it is.
+
+    ``kps: (N, 133, 3)`` → ``descriptors (N, 10, 6) float32`` (parts in :data:`skeleton.PARTS`
+    order): the part's own segment (start → end of :func:`skeleton.part_segments`, relative to the
+    joint it hangs from) and the two context vectors of :data:`_CONTEXT` (the way the body faces, the
+    next part of the limb), all divided by :func:`skeleton.body_scale`; ``own (N, 10) bool`` where
+    the segment is known and ``context (N, 10) bool`` where both context vectors are too."""
+    out = np.zeros((len(kps), skeleton.NUM_PARTS, PART_DESCRIPTOR_DIM), np.float32)
+    own = np.zeros((len(kps), skeleton.NUM_PARTS), bool)
+    context = np.zeros_like(own)
+    for i, kp in enumerate(kps):
+        scale = skeleton.body_scale(kp, min_conf)
+        if scale is None:
+            continue
+        segments = skeleton.part_segments(kp, min_conf)
+        for k, part in enumerate(skeleton.PARTS):
+            vectors = [_vector(kp, name, segments, min_conf) for name in (part.name, *_CONTEXT[part.name])]
+            own[i, k], context[i, k] = vectors[0] is not None, all(v is not None for v in vectors)
+            for j, v in enumerate(vectors):
+                if v is not None:
+                    out[i, k, 2 * j:2 * j + 2] = v / scale
+    return out, own, context

@@ -91,9 +91,18 @@ def part_affines(kp_in: np.ndarray, kp_ref: np.ndarray, size: int,
 
 
 def part_masks(parsing: torch.Tensor) -> torch.Tensor:
-    """``parsing: (B, H, W)`` long labels 0..10 → ``(B, 10, H, W)`` float one-hot of the parts."""
+    """``parsing: (B, H, W)`` long labels 0..10 → ``(B, 10, H, W)`` float one-hot of the parts.
+    Per-part sources: ``parsing (B, 10, H, W)``, channel i the parsing of part i's own source frame
+    → part i's mask in it."""
     labels = torch.tensor([p.label for p in PARTS], device=parsing.device)
-    return (parsing[:, None] == labels[None, :, None, None]).float()
+    per_frame = parsing if parsing.dim() == 4 else parsing[:, None]
+    return (per_frame == labels[None, :, None, None]).float()
+
+
+def _part_images(image_in: torch.Tensor) -> torch.Tensor:
+    """``image_in (B, C, H, W)`` (one frame for every part) or ``(B, 10, C, H, W)`` (each part's own
+    source frame) → ``(B, 1 or 10, C, H, W)``, broadcasting against the parts."""
+    return image_in if image_in.dim() == 5 else image_in[:, None]
 
 
 def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor,
@@ -101,17 +110,18 @@ def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, t
     """The transformed body parts T of section 3.1 (a spatial transformer, differentiable in the image).
 
     ``image_in: (B, 3, H, W)`` float in any range, ``parsing_in: (B, H, W)`` long labels 0..10 at the
-    same size, ``theta: (B, 10, 2, 3)`` and ``valid: (B, 10)`` bool from :func:`part_affines` →
+    same size (per-part sources: ``(B, 10, 3, H, W)`` and ``(B, 10, H, W)``, part i from its own frame), ``theta: (B, 10, 2, 3)`` and ``valid: (B, 10)`` bool from :func:`part_affines` →
     ``T: (B, 30, H, W)``, part-major RGB (channels 3i..3i+2 = part i), values in ``image_in``'s range
     inside the warped parts and 0 elsewhere and in invalid parts, and ``coverage: (B, 10, H, W)``
     in [0, 1], each part's warped mask (T is premultiplied by it). Bilinear sampling, zero padding.
     """
-    B, C, H, W = image_in.shape
-    if parsing_in.shape != (B, H, W):
+    images = _part_images(image_in)
+    B, _, C, H, W = images.shape
+    if parsing_in.shape[-2:] != (H, W) or parsing_in.shape[0] != B:
         raise ValueError(f"parsing {tuple(parsing_in.shape)} does not match image {tuple(image_in.shape)}")
     masks = part_masks(parsing_in).to(image_in.dtype)
     # Each part as premultiplied RGB plus its mask, warped together.
-    warped = _warp_stacks(torch.cat([image_in[:, None] * masks[:, :, None], masks[:, :, None]], 2), theta, valid)
+    warped = _warp_stacks(torch.cat([images * masks[:, :, None], masks[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C]
 
 
@@ -138,6 +148,16 @@ def hidden_regions(parsing: torch.Tensor, part_shapes: torch.Tensor) -> torch.Te
     return ((part_shapes >= HIDDEN_SHAPE_THRESHOLD) & person & (masks == 0)).float()
 
 
+def part_visibility(parsing: torch.Tensor, part_shapes: torch.Tensor) -> torch.Tensor:
+    """How much of each part a frame shows: ``parsing (H, W)`` long labels 0..10 and ``part_shapes
+    (10, H, W)`` its own pose maps of the parts → ``(10,) float32`` in [0, 1], the pixels labelled
+    the part over those plus the pixels where it is hidden (:func:`hidden_regions`); 0 for a part
+    with neither (not parsed at all)."""
+    shown = part_masks(parsing[None])[0].sum((1, 2))
+    hidden = hidden_regions(parsing, part_shapes).sum((1, 2))
+    return shown / (shown + hidden).clamp(min=1.0)
+
+
 def fill_from_neighbours(premultiplied: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Colour everywhere from the pixels that have some: ``premultiplied (N, C, H, W)`` (colour ×
     weight), ``weight (N, 1, H, W)`` in [0, 1] → ``(N, C, H, W)``, the colour itself where the weight
@@ -161,17 +181,18 @@ def warp_parts_amodal(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: t
     ``T (B, 30, H, W)`` and ``coverage (B, 10, H, W)`` of the completed parts (T premultiplied by it)
     and ``hidden (B, 10, H, W)``, the completed pixels' share of ``coverage``. Without hidden pixels
     this is exactly :func:`warp_parts_with_coverage` with a zero ``hidden``."""
-    B, C, H, W = image_in.shape
-    if parsing_in.shape != (B, H, W) or hidden_in.shape != (B, NUM_PARTS, H, W):
+    images = _part_images(image_in)
+    B, _, C, H, W = images.shape
+    if parsing_in.shape[-2:] != (H, W) or parsing_in.shape[0] != B or hidden_in.shape != (B, NUM_PARTS, H, W):
         raise ValueError(f"parsing {tuple(parsing_in.shape)} or hidden {tuple(hidden_in.shape)} does not match "
                          f"image {tuple(image_in.shape)}")
     masks = part_masks(parsing_in).to(image_in.dtype)
-    visible = (image_in[:, None] * masks[:, :, None]).reshape(B * NUM_PARTS, C, H, W)
+    visible = (images * masks[:, :, None]).reshape(B * NUM_PARTS, C, H, W)
     own = fill_from_neighbours(visible, masks.reshape(B * NUM_PARTS, 1, H, W)).reshape(B, NUM_PARTS, C, H, W)
     # A part with no visible pixel at all has no colour to complete itself with.
     hidden_in = hidden_in.to(image_in.dtype) * (masks.amax((2, 3), keepdim=True) > 0)
     complete = masks + hidden_in
-    warped = _warp_stacks(torch.cat([image_in[:, None] * masks[:, :, None] + own * hidden_in[:, :, None],
+    warped = _warp_stacks(torch.cat([images * masks[:, :, None] + own * hidden_in[:, :, None],
                                      complete[:, :, None], hidden_in[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C], warped[:, :, C + 1]
 

@@ -79,6 +79,18 @@ class PosemapParams:
     min_conf: float = 0.3      # keypoints below this confidence count as missing
 
 
+SOURCES = ("single", "per_part")        # sources.mode (dancegen.model.sources)
+
+
+@dataclass(frozen=True)
+class SourcesParams:
+    mode: str = "single"       # single (the paper's: every part from I_in) | per_part (each part from the
+                               # training frame that shows it best, dancegen.model.sources)
+    exclude_window: int = 15   # training pairs: no part from within this many frames of I_ref
+    w_context: float = 2.0     # weight of the part's neighbours (body facing, the joint it hangs from)
+    w_visible: float = 1.0     # cost of a part hidden or unparsed in a candidate frame (1 − its visible share)
+
+
 @dataclass(frozen=True)
 class ModelParams:
     ngf: int = 16              # generator base width (pix2pixHD 64, the paper halves it: 32)
@@ -172,12 +184,14 @@ class EvaluateParams:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What the generators' inputs are built from (:mod:`dancegen.model.inputs`), gathered from three
-    sections: the pose maps, the person mask's threshold and the growth of the input's person region."""
+    """What the generators' inputs are built from (:mod:`dancegen.model.inputs`), gathered from four
+    sections: the pose maps, the person mask's threshold, the growth of the input's person region
+    and where each part is taken from."""
 
     posemap: PosemapParams = PosemapParams()
     mask_threshold: float = 0.5       # pose.mask_threshold
     scene_dilate_px: int = 9          # background.dilate_px
+    sources: SourcesParams = SourcesParams()
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,7 @@ class Params:
     background: BackgroundParams = BackgroundParams()
     pairs: PairsParams = PairsParams()
     posemap: PosemapParams = PosemapParams()
+    sources: SourcesParams = SourcesParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
     loss: LossParams = LossParams()
@@ -200,7 +215,7 @@ class Params:
 
     @property
     def inputs(self) -> InputSpec:
-        return InputSpec(self.posemap, self.pose.mask_threshold, self.background.dilate_px)
+        return InputSpec(self.posemap, self.pose.mask_threshold, self.background.dilate_px, self.sources)
 
     def personal_video(self, name: str) -> str:
         """``name`` if it is one of the personal videos, else a one-line error."""
@@ -343,6 +358,7 @@ def _check_infer(infer: InferParams, bad) -> None:
 def _check_choices_and_loss(p: Params, bad) -> None:
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
                             ("model.compose", p.model.compose, COMPOSE),
+                            ("sources.mode", p.sources.mode, SOURCES),
                             ("loss.perceptual", p.loss.perceptual, PERCEPTUAL),
                             ("loss.synthesis_target", p.loss.synthesis_target, SYNTHESIS_TARGETS)):
         if val not in known:
@@ -350,6 +366,9 @@ def _check_choices_and_loss(p: Params, bad) -> None:
     for key in ("w_rela", "w_gp", "w_fm", "w_vgg", "w_sp", "w_s", "w_l1", "w_synthesis"):
         if getattr(p.loss, key) < 0:
             raise bad(f"loss.{key}", f"must be >= 0, got {getattr(p.loss, key)}")
+    for key in ("exclude_window", "w_context", "w_visible"):
+        if getattr(p.sources, key) < 0:
+            raise bad(f"sources.{key}", f"must be >= 0, got {getattr(p.sources, key)}")
     if not isinstance(p.loss.gp_every, int) or p.loss.gp_every < 1:
         raise bad("loss.gp_every", f"must be a whole number of steps, at least 1, got {p.loss.gp_every!r}")
 

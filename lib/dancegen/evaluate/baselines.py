@@ -3,7 +3,8 @@
 For a pair (t_in, t_ref), from the very inputs the generators get (:class:`dancegen.model.inputs.InputBuilder`):
   ``input_frame``  I_in copied as I_out
   ``background``   the background plate B as I_out
-  ``tangram``      the warped body parts T (3.1), each completed where another part hid it in I_in
+  ``tangram``      the warped body parts T (3.1) — from I_in, or each from its own source frame
+                   (``sources.mode: per_part``) — each completed where another part hid it
                    (:func:`dancegen.body.parts.warp_parts_amodal`), laid over B_in, the input frame's own
                    room with its person replaced by B (:func:`dancegen.body.parts.tangram`) — the
                    composite a ``blend`` model starts from, with no network at all
@@ -14,39 +15,39 @@ from __future__ import annotations
 import numpy as np
 
 from dancegen.core.images import to_uint8
-from dancegen.model.inputs import InputBuilder
+from dancegen.model.inputs import InputBuilder, part_stacks
 from dancegen.body.parts import tangram, warp_parts_amodal
 
 BASELINES = ("input_frame", "background", "tangram")
 LABELS = {"input_frame": "Input frame (copied)", "background": "Background plate", "tangram": "Tangram over B_in"}
 
 
-def baseline_image(name: str, builder: InputBuilder, t_in: int, ref_poses: np.ndarray) -> np.ndarray:
-    """The ``name`` baseline's I_out for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` →
-    ``(R, R, 3) uint8 RGB``."""
-    sample = builder.sample(t_in, ref_poses, with_pose_maps=False)
+def baseline_image(name: str, builder: InputBuilder, t_in: int, ref_poses: np.ndarray,
+                   exclude: int | None = None) -> np.ndarray:
+    """The ``name`` baseline's I_out for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` (the
+    reference's own frame ``exclude``, as :meth:`InputBuilder.sample`) → ``(R, R, 3) uint8 RGB``."""
+    sample = builder.sample(t_in, ref_poses, exclude, with_pose_maps=False)
     if name == "input_frame":
         return to_uint8(sample["I_in"])
     if name == "background":
         return to_uint8(sample["B"])
     if name == "tangram":
-        T, coverage, hidden = warp_parts_amodal(sample["I_in"][None], sample["parsing_in"][None],
-                                                sample["theta"][None], sample["part_valid"][None],
-                                                sample["hidden_in"][None])
+        images, parsing = part_stacks(sample)
+        T, coverage, hidden = warp_parts_amodal(images[None], parsing[None], sample["theta"][None],
+                                                sample["part_valid"][None], sample["hidden_in"][None])
         return to_uint8(tangram(T, coverage, sample["B_in"][None], hidden)[0])
     raise ValueError(f"unknown baseline '{name}' (known: {', '.join(BASELINES)})")
 
 
 class BaselineImages:
-    """The ``name`` baseline's images for a list of (t_in, reference pose history) jobs, made on
-    access so that no more than one is held: ``images[i]`` is job i's ``(R, R, 3) uint8``."""
+    """The ``name`` baseline's images for a list of (t_in, reference pose history[, excluded frame])
+    jobs, made on access so that no more than one is held: ``images[i]`` is job i's ``(R, R, 3) uint8``."""
 
-    def __init__(self, name: str, builder: InputBuilder, jobs: list[tuple[int, np.ndarray]]):
+    def __init__(self, name: str, builder: InputBuilder, jobs: list[tuple]):
         self.name, self.builder, self.jobs = name, builder, jobs
 
     def __len__(self) -> int:
         return len(self.jobs)
 
     def __getitem__(self, i: int) -> np.ndarray:
-        t_in, poses = self.jobs[i]
-        return baseline_image(self.name, self.builder, t_in, poses)
+        return baseline_image(self.name, self.builder, *self.jobs[i])

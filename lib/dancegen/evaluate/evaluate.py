@@ -156,7 +156,7 @@ def _summary(pairs: pd.DataFrame, run: pd.DataFrame) -> dict:
 def _model_config(attrs: dict) -> dict:
     meta = json.loads(attrs.get("model_meta", "{}"))
     return {"resolution": int(attrs["resolution"]), "iterations": meta.get("steps"),
-            "compose": meta.get("compose"), "upsample": meta.get("upsample"),
+            "compose": meta.get("compose"), "upsample": meta.get("upsample"), "sources": meta.get("sources"),
             "synthesis_target": meta.get("synthesis_target"), "perceptual": meta.get("perceptual"),
             "vgg_used": meta.get("vgg_used"), "sp_used": meta.get("sp_used")}
 
@@ -200,8 +200,8 @@ def evaluate_baselines(infer_path: str | Path, video: PersonalVideo, spec: Input
         resolution, index = int(f.attrs["resolution"]), f["pairs_index"][:]
         run_frames, run_input = f["run_frames"][:], int(f.attrs["run_input_frame"])
     truth, builder, K = GroundTruth(video, resolution, spec), video.builder(resolution, spec), spec.posemap.K
-    pair_jobs = [(int(a), video.history(int(b), K)) for a, b in index]
-    run_jobs = [(run_input, video.history(int(t), K)) for t in run_frames]
+    pair_jobs = [(int(a), video.history(int(b), K), int(b)) for a, b in index]
+    run_jobs = [(run_input, video.history(int(t), K), int(t)) for t in run_frames]
     novelty = _novelty(video, run_frames, novelty_k, spec.posemap.min_conf)
     out = {}
     for name in BASELINES:

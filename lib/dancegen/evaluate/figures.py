@@ -70,7 +70,7 @@ def figure_test_results(video: PersonalVideo, data: Path, variants: list[str], s
     masks = [resize_area(person_region(pose.parsing(int(r)), pose.mask(int(r)), spec.mask_threshold)
                          .astype(np.float32), res) >= 0.5 for r in index[:, 1]]
     baseline_rows = [(BASELINE_LABELS[name], [
-        baseline_image(name, builder, int(a), video.history(int(b), spec.posemap.K)) for a, b in index])
+        baseline_image(name, builder, int(a), video.history(int(b), spec.posemap.K), int(b)) for a, b in index])
         for name in ("input_frame", "tangram")]
     zoom_variant = variants[-1]      # the paper's last row: Ours where it was trained
     rows = baseline_rows + [(variant_label(v), list(generated[v])) for v in variants]

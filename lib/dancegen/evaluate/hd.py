@@ -91,7 +91,7 @@ def evaluate_hd(infer_files: dict, video: PersonalVideo, spec: InputSpec, truth_
             tables[variant] = score_hd(f["pairs_hd"], index, truth, perceptual)
             tables[variant + UPSAMPLED] = score_hd(Upsampled(f["pairs_out"], size), index, truth, perceptual)
     builder, K = video.builder(size, spec), spec.posemap.K
-    jobs = [(int(a), video.history(int(b), K)) for a, b in index]
+    jobs = [(int(a), video.history(int(b), K), int(b)) for a, b in index]
     for name in HD_BASELINES:
         tables[name] = score_hd(BaselineImages(name, builder, jobs), index, truth, perceptual)
     table = pd.concat([t.assign(output=name) for name, t in tables.items()], ignore_index=True)

@@ -162,10 +162,14 @@ def _perceptual(cfg: dict) -> str:
     return PERCEPTUAL_LABELS.get(name, "?")
 
 
+# sources.mode (dancegen.model.sources): where the tangram took each body part from.
+SOURCES_LABELS = {"single": "I_in (paper)", "per_part": "each part's best training frame"}
+
+
 def config_table(metrics: dict, inputs: ReportInputs) -> str:
-    lines = ["| video | variant | resolution | iterations | composition | synthesis judged on | upsampling "
-             "| perceptual loss | L_SP |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| video | variant | resolution | iterations | composition | parts from | synthesis judged on "
+             "| upsampling | perceptual loss | L_SP |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for video in inputs.personal:
         for v in inputs.ordered_variants():
             cfg = metrics[video][v].get("config", {})
@@ -174,8 +178,9 @@ def config_table(metrics: dict, inputs: ReportInputs) -> str:
             # Only Ours has a synthesis branch of its own (none with loss.w_synthesis = 0).
             target = cfg.get("synthesis_target") if v == "ours" else None
             judged_on = SYNTHESIS_TARGET_LABELS.get(target, "?") if target else "–"
+            parts_from = SOURCES_LABELS.get(cfg.get("sources") or "single", "?") if v != "pix2pixhd" else "–"
             lines.append(f"| {video} | {variant_label(v)} | {cfg.get('resolution')}² | "
-                         f"{cfg.get('iterations')} | {compose} | {judged_on} | {cfg.get('upsample', '?')} | "
+                         f"{cfg.get('iterations')} | {compose} | {parts_from} | {judged_on} | {cfg.get('upsample', '?')} | "
                          f"{_perceptual(cfg)} | {sp} |")
     return "\n".join(lines)
 

@@ -66,7 +66,7 @@ class PairDataset(Dataset):
         video, builder = self._video()
         t_in, t_ref = (int(t) for t in self.pairs[i])
         return {
-            **builder.sample(t_in, video.history(t_ref, self.spec.posemap.K)),
+            **builder.sample(t_in, video.history(t_ref, self.spec.posemap.K), t_ref),
             "I_ref": to_image_tensor(resize_area(video.frames[t_ref], self.resolution)),
             "H_ref": builder.person_at_resolution(t_ref),
             "in_frame": torch.tensor(t_in),

@@ -18,6 +18,13 @@ the two cannot drift apart. An item, at resolution R (square):
                   region (:func:`person_region`, grown by ``InputSpec.scene_dilate_px`` frame px)
                   replaced by B. It carries the real, sharp room where the blurry average B
                   does not; the ``blend`` composition builds I_comb on it.
+With per-part sources (``sources.mode: per_part``, :mod:`dancegen.model.sources`) each part comes
+from its own training frame (I_in where it has none), and two keys more carry them:
+  ``I_parts``       (10, 3, R, R) float32 — part i's source frame
+  ``parsing_parts`` (10, R, R) int64 — its parsing
+  ``sources``       (10,) int64 — the source frames' indices
+and ``hidden_in``, ``theta`` and ``part_valid`` hold part i's values in its own source frame.
+:func:`part_stacks` gives the warp what to cut the parts from under either form.
 Frames are resized with ``cv2.INTER_AREA``; keypoints stay in frame pixels, since the pose maps and
 affines are drawn from them at any size.
 """
@@ -28,6 +35,8 @@ import cv2
 import numpy as np
 import torch
 
+from collections import OrderedDict
+
 from dancegen.core.config import InputSpec
 from dancegen.core.errors import DanceGenError
 from dancegen.core.images import resize_area, to_image_tensor
@@ -35,6 +44,10 @@ from dancegen.body.parts import hidden_regions, part_affines
 from dancegen.body.posemaps import pose_maps, stacked_pose_maps
 from dancegen.body.skeleton import NUM_PARTS
 from dancegen.core.store import FrameStore, PoseStore, check_consistent
+from dancegen.model.sources import PartIndex
+
+# Frames whose tensors the builder keeps (per-part sources reuse a few frames over many outputs).
+FRAME_CACHE = 16
 
 
 def person_region(parsing: np.ndarray, mask: np.ndarray, threshold: float) -> np.ndarray:
@@ -45,23 +58,25 @@ def person_region(parsing: np.ndarray, mask: np.ndarray, threshold: float) -> np
 
 class InputBuilder:
     """Generator inputs (module docstring) of one personal video at ``resolution``², for any input
-    frame and any reference pose history. ``background: (S, S, 3) uint8 RGB`` is the plate B.
-    The input frame's tensors are kept between calls with the same ``t_in``."""
+    frame and any reference pose history. ``background: (S, S, 3) uint8 RGB`` is the plate B;
+    ``index`` the per-part source index (None: every part from I_in). The tensors of recently used
+    frames are kept between calls."""
 
     def __init__(self, frames: FrameStore, pose: PoseStore, background: np.ndarray, resolution: int,
-                 spec: InputSpec):
+                 spec: InputSpec, index: PartIndex | None = None):
         check_consistent(frames, pose)
         if background.shape[:2] != (frames.size, frames.size):
             h, w = background.shape[:2]
             raise DanceGenError(frames.path, f"has frames of {frames.size}² but the background is {w}×{h} "
                                 "(re-run the background stage)")
-        self.frames, self.pose = frames, pose
+        self.frames, self.pose, self.index = frames, pose, index
         self.size, self.resolution, self.posemap = frames.size, resolution, spec.posemap
         self.mask_threshold = spec.mask_threshold
         grow = spec.scene_dilate_px
         self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2) if grow > 0 else None
         self.background = to_image_tensor(resize_area(background, resolution))   # (3, R, R)
-        self._input: tuple[int, dict[str, torch.Tensor]] | None = None
+        self._frames: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
+        self._scene_of: tuple[int, torch.Tensor] | None = None
 
     def person(self, t: int) -> np.ndarray:
         """``(S, S) bool``: :func:`person_region` of frame t."""
@@ -72,34 +87,76 @@ class InputBuilder:
         small = resize_area(self.person(t).astype(np.float32), self.resolution)
         return torch.from_numpy((small >= 0.5).astype(np.float32)[None])
 
-    def _scene(self, t: int, image: torch.Tensor) -> torch.Tensor:
-        """B_in of frame t: ``image`` (its I_in) with its grown person region replaced by B."""
-        region = self.person(t).astype(np.uint8)
-        if self._grow is not None:
-            region = cv2.dilate(region, self._grow)
-        covered = resize_area(region.astype(np.float32), self.resolution) > 0
-        return torch.where(torch.from_numpy(covered)[None], self.background, image)
+    def _scene(self, t: int) -> torch.Tensor:
+        """B_in of frame t: its image with its grown person region replaced by B."""
+        if self._scene_of is None or self._scene_of[0] != t:
+            region = self.person(t).astype(np.uint8)
+            if self._grow is not None:
+                region = cv2.dilate(region, self._grow)
+            covered = resize_area(region.astype(np.float32), self.resolution) > 0
+            self._scene_of = (t, torch.where(torch.from_numpy(covered)[None], self.background, self._frame(t)["I_in"]))
+        return self._scene_of[1]
 
-    def _input_frame(self, t_in: int) -> dict[str, torch.Tensor]:
-        if self._input is None or self._input[0] != t_in:
-            r = self.resolution
-            image = to_image_tensor(resize_area(self.frames[t_in], r))
-            parsing = torch.from_numpy(cv2.resize(self.pose.parsing(t_in), (r, r),
-                                                  interpolation=cv2.INTER_NEAREST).astype(np.int64))
-            shapes = pose_maps(self.pose.keypoints[t_in], self.size, r, self.posemap)[:NUM_PARTS]
-            self._input = (t_in, {"I_in": image, "parsing_in": parsing,
-                                  "hidden_in": hidden_regions(parsing, torch.from_numpy(shapes)),
-                                  "B_in": self._scene(t_in, image)})
-        return self._input[1]
+    def _frame(self, t: int) -> dict[str, torch.Tensor]:
+        """Frame t as a source of parts: ``I_in``, ``parsing_in``, ``hidden_in`` (module docstring)."""
+        if t in self._frames:
+            self._frames.move_to_end(t)
+            return self._frames[t]
+        r = self.resolution
+        parsing = torch.from_numpy(cv2.resize(self.pose.parsing(t), (r, r),
+                                              interpolation=cv2.INTER_NEAREST).astype(np.int64))
+        shapes = pose_maps(self.pose.keypoints[t], self.size, r, self.posemap)[:NUM_PARTS]
+        self._frames[t] = {"I_in": to_image_tensor(resize_area(self.frames[t], r)), "parsing_in": parsing,
+                           "hidden_in": hidden_regions(parsing, torch.from_numpy(shapes))}
+        if len(self._frames) > FRAME_CACHE:
+            self._frames.popitem(last=False)
+        return self._frames[t]
 
-    def sample(self, t_in: int, ref_poses: np.ndarray, with_pose_maps: bool = True) -> dict[str, torch.Tensor]:
+    def sources(self, t_in: int, pose: np.ndarray, exclude: int | None = None) -> np.ndarray:
+        """``(10,) int64``: each part's source frame for the reference ``pose (133, 3)`` — its
+        :class:`PartIndex` choice (no frame within the window around ``exclude``), else ``t_in``."""
+        if self.index is None:
+            return np.full(NUM_PARTS, t_in, np.int64)
+        chosen = self.index.sources(pose, exclude)
+        return np.where(chosen >= 0, chosen, t_in)
+
+    def _affines(self, sources: np.ndarray, pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``theta (10, 2, 3)`` and ``part_valid (10,)``: part i from frame ``sources[i]`` onto ``pose``."""
+        theta, valid = np.zeros((NUM_PARTS, 2, 3), np.float32), np.zeros(NUM_PARTS, bool)
+        for t in np.unique(sources):
+            rows = sources == t
+            theta_t, valid_t = part_affines(self.pose.keypoints[t], pose, self.size, self.posemap.min_conf)
+            theta[rows], valid[rows] = theta_t[rows], valid_t[rows]
+        return torch.from_numpy(theta), torch.from_numpy(valid)
+
+    def _per_part(self, sources: np.ndarray) -> dict[str, torch.Tensor]:
+        """The per-part keys (module docstring) of ``sources (10,)``."""
+        frames = [self._frame(int(t)) for t in sources]
+        return {"I_parts": torch.stack([f["I_in"] for f in frames]),
+                "parsing_parts": torch.stack([f["parsing_in"] for f in frames]),
+                "hidden_in": torch.stack([f["hidden_in"][i] for i, f in enumerate(frames)]),
+                "sources": torch.from_numpy(sources)}
+
+    def sample(self, t_in: int, ref_poses: np.ndarray, exclude: int | None = None, *,
+               with_pose_maps: bool = True) -> dict[str, torch.Tensor]:
         """The inputs for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` (current first; x, y,
-        confidence in pixels of this video's S×S frames). Without ``with_pose_maps`` there is no
+        confidence in pixels of this video's S×S frames). ``exclude``: the reference's own frame of
+        this video, whose neighbours no part may come from. Without ``with_pose_maps`` there is no
         ``P_ref``: the person's inputs at a render size, where the nets do not run."""
-        theta, part_valid = part_affines(self.pose.keypoints[t_in], ref_poses[0], self.size,
-                                         self.posemap.min_conf)
-        sample = {**self._input_frame(t_in), "theta": torch.from_numpy(theta),
-                  "part_valid": torch.from_numpy(part_valid)}
+        sources = self.sources(t_in, ref_poses[0], exclude)
+        theta, part_valid = self._affines(sources, ref_poses[0])
+        sample = {**self._frame(t_in), "B_in": self._scene(t_in), "theta": theta, "part_valid": part_valid}
+        if self.index is not None:
+            sample.update(self._per_part(sources))
         if with_pose_maps:
             sample["P_ref"] = torch.from_numpy(stacked_pose_maps(ref_poses, self.size, self.resolution, self.posemap))
         return {**sample, "B": self.background}
+
+
+def part_stacks(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the warp cuts the parts from: (``I_parts (B, 10, 3, H, W)``, ``parsing_parts (B, 10, H,
+    W)``) with per-part sources, else (``I_in (B, 3, H, W)``, ``parsing_in (B, H, W)``)
+    (:func:`dancegen.body.parts.warp_parts_amodal` takes either)."""
+    if "I_parts" in batch:
+        return batch["I_parts"], batch["parsing_parts"]
+    return batch["I_in"], batch["parsing_in"]

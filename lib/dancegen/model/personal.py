@@ -25,6 +25,7 @@ from dancegen.core.errors import DanceGenError
 from dancegen.core.layout import VideoPaths
 from dancegen.core.store import FrameStore, PoseStore, check_consistent
 from dancegen.model.inputs import InputBuilder
+from dancegen.model.sources import PartIndex, build_part_index
 from dancegen.preprocess.background import load_background
 from dancegen.preprocess.pairs import read_split, valid_in
 
@@ -45,6 +46,7 @@ class PersonalVideo:
         self.size = self.frames.size
         self.train_frames = valid_in(self.pose.valid, self.train_range).astype(np.int64)
         self.test_frames = valid_in(self.pose.valid, self.test_range).astype(np.int64)
+        self._indexes: dict[tuple, PartIndex] = {}
 
     @property
     def name(self) -> str:
@@ -71,9 +73,19 @@ class PersonalVideo:
         """``(K, 133, 3)`` poses of frames t, t−1, … (:func:`dancegen.body.posemaps.history_indices`)."""
         return self.pose.keypoints[history_indices(t, self.pose.valid, K)]
 
+    def part_index(self, spec: InputSpec) -> PartIndex:
+        """The per-part source index of the training frames (:mod:`dancegen.model.sources`), built on
+        first use for each setting."""
+        key = (spec.sources, spec.posemap)
+        if key not in self._indexes:
+            self._indexes[key] = build_part_index(self.pose, self.train_frames, spec.sources, spec.posemap)
+        return self._indexes[key]
+
     def builder(self, resolution: int, spec: InputSpec) -> InputBuilder:
-        """The generators' input builder of this video at ``resolution``²."""
-        return InputBuilder(self.frames, self.pose, self.background, resolution, spec)
+        """The generators' input builder of this video at ``resolution``² (with the per-part source
+        index under ``sources.mode: per_part``)."""
+        index = self.part_index(spec) if spec.sources.mode == "per_part" else None
+        return InputBuilder(self.frames, self.pose, self.background, resolution, spec, index)
 
     def close(self) -> None:
         self.frames.close()

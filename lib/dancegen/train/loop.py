@@ -599,14 +599,15 @@ def _train(run: TrainingRun, ranks: Ranks) -> dict:
     result = trainer.result
     summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
                "synthesis_target": loss.synthesis_target if branches != (FINAL,) else None,
-               "ema_decay": train.ema_decay,
+               "ema_decay": train.ema_decay, "sources": run.inputs.sources.mode,
                "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
                "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
                "steps": total, "world_size": ranks.world,
                "device": runtime.device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
     if ranks.main:
         save_generators(paths.model, result, plan[-1].resolution,
-                        {"variant": variant, "fingerprint": fp, **summary})
+                        {"variant": variant, "fingerprint": fp, **summary,
+                         "sources_params": dataclasses.asdict(run.inputs.sources)})
     runlog.finish(summary)
     return summary
 

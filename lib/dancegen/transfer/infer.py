@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dancegen.core.config import InferParams, InputSpec
+from dancegen.core.config import InferParams, InputSpec, SourcesParams
 from dancegen.core.errors import DanceGenError
 from dancegen.core.images import compute_device, inference_autocast, to_uint8
 from dancegen.core.store import atomic_path
@@ -106,6 +106,12 @@ def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], dev
     return Generated(final, synthesis, matte, final if rendered is outputs else to_uint8(outputs[FINAL]))
 
 
+def trained_sources(meta: dict) -> SourcesParams:
+    """The per-part source setting a model file's ``meta`` records (``sources_params``; models from
+    before the setting existed took every part from I_in: ``single``)."""
+    return SourcesParams(**meta.get("sources_params", {"mode": "single"}))
+
+
 def render_size(size: int | None, frame_size: int, resolution: int) -> int:
     """The render size H of ``infer.size`` (0: the frames' own ``frame_size``; None: the model's
     ``resolution`` R), between R and the frame size; a one-line error otherwise."""
@@ -131,19 +137,21 @@ class Renderer:
         """The render size H."""
         return (self.builder_hd or self.builder).resolution
 
-    def __call__(self, jobs: list[tuple[int, np.ndarray]]) -> Generated:
-        """:func:`generate` of ``[(t_in, reference poses (K, 133, 3))]``."""
-        samples = [self.builder.sample(t_in, poses) for t_in, poses in jobs]
-        hd = None if self.builder_hd is None else \
-            [self.builder_hd.sample(t_in, poses, with_pose_maps=False) for t_in, poses in jobs]
+    def __call__(self, jobs: list[tuple]) -> Generated:
+        """:func:`generate` of ``[(t_in, reference poses (K, 133, 3)[, the reference's own frame])]``
+        (:meth:`InputBuilder.sample`)."""
+        samples = [self.builder.sample(*job) for job in jobs]
+        hd = None if self.builder_hd is None else [self.builder_hd.sample(*job, with_pose_maps=False) for job in jobs]
         return generate(self.generators, samples, self.device, hd)
 
 
 def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec, size: int | None
                   ) -> tuple[Renderer, dict]:
-    """(the :class:`Renderer` of ``model_file`` on ``video`` at render size ``infer.size``, the model's meta)."""
+    """(the :class:`Renderer` of ``model_file`` on ``video`` at render size ``infer.size``, the model's
+    meta). Its parts come from where the model was trained to take them (:func:`trained_sources`)."""
     device = compute_device()
     generators, resolution, meta = load_model(model_file, device)
+    spec = dataclasses.replace(spec, sources=trained_sources(meta))
     h = render_size(size, video.size, resolution)
     builder_hd = video.builder(h, spec) if h != resolution else None
     return Renderer(generators, video.builder(resolution, spec), builder_hd, device), meta
@@ -213,14 +221,14 @@ def infer_video(out_path: str | Path, video: PersonalVideo, model_file: str | Pa
             for kind in ("out", "fg")[:1 + fg]:
                 out.create(f"{name}_{kind}", at_r.size)
             for chunk in tqdm(list(batched(jobs_of, infer.batch_size)), desc=f"infer {name}", unit="batch"):
-                result = at_r([(t_in, video.history(t_ref, K)) for t_in, t_ref in chunk])
+                result = at_r([(t_in, video.history(t_ref, K), t_ref) for t_in, t_ref in chunk])
                 out.append(f"{name}_out", result.final)
                 if fg:
                     out.append(f"{name}_fg", result.synthesis)
         if renderer.builder_hd is not None:
             out.create("pairs_hd", renderer.size)
             for chunk in tqdm(list(batched(jobs["pairs"], infer.batch_size)), desc="infer pairs at H", unit="batch"):
-                out.append("pairs_hd", renderer([(t_in, video.history(t_ref, K)) for t_in, t_ref in chunk]).final)
+                out.append("pairs_hd", renderer([(t_in, video.history(t_ref, K), t_ref) for t_in, t_ref in chunk]).final)
         f.attrs.update(video=video.name, variant=renderer.generators.config.variant, resolution=at_r.size,
                        render_size=renderer.size, K=K, run_input_frame=int(run[0]), model=str(model_file),
                        model_meta=json.dumps(meta))

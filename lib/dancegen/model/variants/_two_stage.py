@@ -15,6 +15,7 @@ import torch
 
 
 from dancegen.body.parts import tangram_layer, warp_parts_amodal, warp_parts_with_coverage
+from dancegen.model.inputs import part_stacks
 from dancegen.body.skeleton import NUM_PARTS
 from dancegen.core.config import LossParams
 from dancegen.model.generators import (BLENDING, COMB, FINAL, FLOW_SCALE, SYNTHESIS, SYNTHESIS_JUDGED,
@@ -41,8 +42,8 @@ class TwoStage(Variant):
     def forward(self, generators, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``T`` (B, 30, R, R), ``synthesis`` Ĩ_out, ``key`` H_gen (B, 1, R, R), ``comb`` I_comb,
         ``final`` I_out, and the nets' raw outputs ``heads`` (synthesis, fusion) that :meth:`render`
-        applies at another size; batch keys ``I_in, parsing_in, theta, part_valid, P_ref`` and ``B``
-        (paper) or ``B_in, hidden_in`` (blend, flow)."""
+        applies at another size; batch keys ``I_in, parsing_in, theta, part_valid, P_ref`` (and
+        ``I_parts, parsing_parts`` with per-part sources) and ``B`` (paper) or ``B_in, hidden_in`` (blend, flow)."""
         pose = batch["P_ref"]
         T, coverage, hidden = self._warp(generators.config, batch)
         raw_s = generators.run(SYNTHESIS, torch.cat([T, pose], 1))
@@ -69,11 +70,10 @@ class TwoStage(Variant):
         # The warp in float32 even under autocast: its interpolation and fill in bfloat16 cost the
         # composite detail (0.001 foreground SSIM on a nearly static clip, benchmarks/README.md).
         with torch.autocast(batch["I_in"].device.type, enabled=False):
+            images, parsing = part_stacks(batch)
             if self.corrects(config.compose) and config.hidden_parts:
-                return warp_parts_amodal(batch["I_in"], batch["parsing_in"], batch["theta"], batch["part_valid"],
-                                         batch["hidden_in"])
-            T, coverage = warp_parts_with_coverage(batch["I_in"], batch["parsing_in"], batch["theta"],
-                                                   batch["part_valid"])
+                return warp_parts_amodal(images, parsing, batch["theta"], batch["part_valid"], batch["hidden_in"])
+            T, coverage = warp_parts_with_coverage(images, parsing, batch["theta"], batch["part_valid"])
             return T, coverage, None
 
     def _layer(self, config, batch: dict[str, torch.Tensor], T: torch.Tensor, coverage: torch.Tensor,

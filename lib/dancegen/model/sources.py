@@ -1,0 +1,105 @@
+"""Per-part sources (``sources.mode: per_part``): every body part from the training frame that shows it best.
+
+The paper warps all 10 parts from one input frame I_in, so a limb that frame does not show (an arm
+raised in the reference, lowered in I_in; an arm parsed as torso in a side view) comes out missing.
+A personal video has shown each part in many poses: for a reference pose, :class:`PartIndex` picks,
+per part, the training frame minimising
+
+    cost² = |d_ref − d_src|² + w_context² |c_ref − c_src|² + w_visible² (1 − v_src)²
+
+where d is the part's own segment and c its context (the way the body faces, the next part of the
+limb), both :func:`dancegen.body.distances.part_descriptors` (divided by the body's size, relative to
+the joint the part hangs from), and v is the part's visible share in that frame
+(:func:`dancegen.body.parts.part_visibility`, from its parsing). The affine warp then carries the
+part from its own frame onto the reference pose exactly as it does from I_in.
+
+The index is one k-d tree per part over the training frames (points: d, w_context·c,
+w_visible·(1 − v); the query's last coordinate is 0, so the tree's nearest point is the cost's
+minimum): a query costs O(log N), and the index O(N) small floats, whatever the video's length.
+A reference pose whose part context is unknown searches a second tree of the part's own segment.
+``exclude`` (training: the reference frame) removes every frame within ``sources.exclude_window``
+of it, so a frame is never rebuilt from itself or its twin.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from dancegen.body.distances import part_descriptors
+from dancegen.body.parts import part_visibility
+from dancegen.body.posemaps import pose_maps
+from dancegen.body.skeleton import NUM_PARTS
+from dancegen.core.config import PosemapParams, SourcesParams
+from dancegen.core.store import PoseStore
+
+# The side at which the parts' visibility is measured: a share of pixels needs no detail.
+VISIBILITY_SIZE = 64
+
+
+def frame_visibility(pose: PoseStore, t: int, posemap: PosemapParams) -> np.ndarray:
+    """``(10,) float32``: :func:`part_visibility` of frame t of ``pose``, at :data:`VISIBILITY_SIZE`²."""
+    parsing = cv2.resize(pose.parsing(t), (VISIBILITY_SIZE,) * 2, interpolation=cv2.INTER_NEAREST)
+    shapes = pose_maps(pose.keypoints[t], pose.size, VISIBILITY_SIZE, posemap)[:NUM_PARTS]
+    return part_visibility(torch.from_numpy(parsing.astype(np.int64)), torch.from_numpy(shapes)).numpy()
+
+
+class _PartTree:
+    """The candidate frames of one part in one search space (module docstring)."""
+
+    def __init__(self, frames: np.ndarray, points: np.ndarray):
+        self.frames = frames                                   # (n,) frame indices
+        self.tree = cKDTree(points) if len(frames) else None   # over (n, D) points
+
+    def nearest(self, point: np.ndarray, exclude: int | None, window: int) -> int:
+        """The frame of the point nearest ``point`` outside ``exclude ± window``, or -1 when none is."""
+        if self.tree is None:
+            return -1
+        # At most 2·window + 1 frames lie in the excluded window: one more is outside it.
+        k = 1 if exclude is None else min(len(self.frames), 2 * window + 2)
+        _, rows = self.tree.query(point, k=k)
+        for row in np.atleast_1d(rows):
+            frame = int(self.frames[row])
+            if exclude is None or abs(frame - exclude) > window:
+                return frame
+        return -1
+
+
+class PartIndex:
+    """Per part, the frames ``frames (N,)`` of a personal video's training split, searchable by how
+    the part is posed. ``keypoints (N, 133, 3)`` and ``visible (N, 10)`` are theirs."""
+
+    def __init__(self, frames: np.ndarray, keypoints: np.ndarray, visible: np.ndarray, params: SourcesParams,
+                 min_conf: float):
+        self.params, self.min_conf = params, min_conf
+        desc, own, context = part_descriptors(keypoints, min_conf)
+        # A part no pixel of the frame shows cannot be taken from it.
+        own &= visible > 0
+        context &= own
+        hidden = params.w_visible * (1.0 - visible[..., None])                      # (N, 10, 1)
+        full = np.concatenate([desc[..., :2], params.w_context * desc[..., 2:], hidden], -1)
+        short = np.concatenate([desc[..., :2], hidden], -1)
+        self.trees = [(_PartTree(frames[context[:, k]], full[context[:, k], k]),
+                       _PartTree(frames[own[:, k]], short[own[:, k], k])) for k in range(NUM_PARTS)]
+
+    def sources(self, pose: np.ndarray, exclude: int | None = None) -> np.ndarray:
+        """``(10,) int64``: for the reference ``pose (133, 3)``, each part's source frame, -1 where
+        the pose lacks the part or no frame outside ``exclude ± sources.exclude_window`` has it."""
+        desc, own, context = part_descriptors(pose[None], self.min_conf)
+        out = np.full(NUM_PARTS, -1, np.int64)
+        for k, (full, short) in enumerate(self.trees):
+            if context[0, k]:
+                point = np.concatenate([desc[0, k, :2], self.params.w_context * desc[0, k, 2:], [0.0]])
+                out[k] = full.nearest(point, exclude, self.params.exclude_window)
+            if out[k] < 0 and own[0, k]:
+                out[k] = short.nearest(np.concatenate([desc[0, k, :2], [0.0]]), exclude, self.params.exclude_window)
+        return out
+
+
+def build_part_index(pose: PoseStore, frames: np.ndarray, params: SourcesParams, posemap: PosemapParams) -> PartIndex:
+    """The :class:`PartIndex` of ``frames`` of ``pose`` (each frame's parsing read once)."""
+    visible = np.stack([frame_visibility(pose, int(t), posemap) for t in frames]) if len(frames) \
+        else np.zeros((0, NUM_PARTS), np.float32)
+    return PartIndex(frames, pose.keypoints[frames], visible, params, posemap.min_conf)
