@@ -19,7 +19,7 @@ the two cannot drift apart. An item, at resolution R (square):
                   replaced by B. It carries the real, sharp room where the blurry average B
                   does not; the ``blend`` composition builds I_comb on it.
 With per-part sources (``sources.mode: per_part``, :mod:`dancegen.model.sources`) each part comes
-from its own training frame (I_in where it has none), and two keys more carry them:
+from its own training frame (I_in where it has none), and three keys more carry them:
   ``I_parts``       (10, 3, R, R) float32 — part i's source frame
   ``parsing_parts`` (10, R, R) int64 — its parsing
   ``sources``       (10,) int64 — the source frames' indices
