@@ -1,6 +1,6 @@
 """Train one variant of the motion-transfer model on one personal video.
 
-python stages/train.py VIDEO VARIANT     (VARIANT: ours | ours_baseline | pix2pixhd)
+python stages/train.py VIDEO VARIANT     (VARIANT: ours | ours_baseline | pix2pixhd | posewarp)
 torchrun --nproc_per_node N stages/train.py VIDEO VARIANT     data-parallel on N GPUs (or CPU processes)
 
 Reads  data/frames/VIDEO.h5, data/pose/VIDEO.h5, data/background/VIDEO/, data/pairs/VIDEO.csv,

@@ -81,6 +81,7 @@ def test_the_paper_setting_applies_as_dvc_experiment_arguments(tmp_path):
         merged[section][name] = yaml.safe_load(value)
     paper = load_params(write(tmp_path, **merged))
     assert (paper.train.low_res, paper.model.n_blocks, paper.pairs.near_fraction) == (256, 9, 0.0)
+    assert paper.train.half_size == ["posewarp"]         # Posewarp at 256² while the others are at 512²
 
 
 def test_a_mistyped_or_bad_override_is_named_before_any_run(tmp_path):
@@ -94,5 +95,7 @@ def test_a_mistyped_or_bad_override_is_named_before_any_run(tmp_path):
 
 
 def test_a_schedule_the_generators_cannot_follow_fails_at_load(tmp_path):
+    with pytest.raises(DanceGenError, match=r"params.yaml: 'train.half_size' has unknown variant\(s\) \['posewrap'\]"):
+        load_params(write(tmp_path, train={"half_size": ["posewrap"]}))
     with pytest.raises(DanceGenError, match="params.yaml: 'train.high_res' must be twice"):
         load_params(write(tmp_path, train={"low_res": 64, "high_res": 96}))

@@ -27,8 +27,8 @@ def test_item_layout_and_ranges(video):
     item = ds[0]
     shapes = {k: tuple(v.shape) for k, v in item.items()}
     assert shapes == {"I_in": (3, 32, 32), "I_ref": (3, 32, 32), "B": (3, 32, 32), "B_in": (3, 32, 32),
-                      "parsing_in": (32, 32), "hidden_in": (10, 32, 32),
-                      "theta": (10, 2, 3), "part_valid": (10,), "P_ref": (45, 32, 32), "H_ref": (1, 32, 32),
+                      "parsing_in": (32, 32), "hidden_in": (10, 32, 32), "P_in": (15, 32, 32),
+                      "hole_in": (1, 32, 32), "theta": (10, 2, 3), "part_valid": (10,), "P_ref": (45, 32, 32), "H_ref": (1, 32, 32),
                       "in_frame": (), "ref_frame": ()}
     for key in ("I_in", "I_ref", "B", "B_in"):
         assert item[key].dtype == torch.float32
@@ -52,6 +52,10 @@ def test_scene_is_the_input_frame_with_only_its_person_replaced_by_the_plate(vid
     assert torch.equal(item["B_in"][:, person], item["B"][:, person])
     assert torch.equal(item["B_in"][:, far], item["I_in"][:, far])
     assert far.float().mean() > 0.2
+    # hole_in is exactly where B_in took the plate: the person, not the far room.
+    hole = item["hole_in"][0].bool()
+    assert hole[person].all() and not hole[far].any()
+    assert torch.equal(item["B_in"][:, ~hole], item["I_in"][:, ~hole])
 
 
 def test_item_matches_the_files(video):

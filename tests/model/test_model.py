@@ -55,6 +55,7 @@ def test_on_green_keeps_the_person_and_greens_the_rest():
     ("ours", {"T", SYNTHESIS, "key", "comb", FINAL, "heads"}),
     ("ours_baseline", {"T", SYNTHESIS, "key", "comb", FINAL, "heads"}),
     ("pix2pixhd", {FINAL}),
+    ("posewarp", {"layers", "W", "foreground", "key", "background", FINAL}),
 ])
 def test_generator_outputs(video, variant, keys):
     batch = batch_of(video, 32)
@@ -171,7 +172,7 @@ def test_paper_composition_synthesises_on_the_plate(video):
 
 
 def test_every_variant_is_a_module_found_by_name():
-    assert set(NAMES) >= {"ours", "ours_baseline", "pix2pixhd"}
+    assert set(NAMES) >= {"ours", "ours_baseline", "pix2pixhd", "posewarp"}
     assert ordered(["ours", "pix2pixhd", "ours_baseline"]) == ["pix2pixhd", "ours_baseline", "ours"]
     for name in NAMES:
         variant = get_variant(name)

@@ -81,7 +81,7 @@ def data(tmp_path_factory) -> Path:
     table.to_csv(data / "pairs" / "me.csv", index=False)
     write_split(data / "pairs" / "me.split.json", N_PERSONAL, TRAIN_FRACTION)
     cv2.imwrite(str(data / "scene.png"), np.full((48, 80, 3), (40, 160, 220), np.uint8))
-    for variant in ("ours", "pix2pixhd"):
+    for variant in ("ours", "pix2pixhd", "posewarp"):
         save_model(data / "models" / variant / "model.pt", variant)
     return data
 
@@ -168,7 +168,7 @@ def test_fill_missing_poses_reuses_the_last_good_pose():
         fill_missing_poses(kps, np.zeros(6, bool), "ref.h5")
 
 
-@pytest.mark.parametrize("variant", ["ours", "pix2pixhd"])
+@pytest.mark.parametrize("variant", ["ours", "pix2pixhd", "posewarp"])
 def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
     out = tmp_path / "transfer"
     stats = run_transfer(out, data, variant, InferParams(batch_size=5))

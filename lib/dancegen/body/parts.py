@@ -121,11 +121,11 @@ def warp_parts_with_coverage(image_in: torch.Tensor, parsing_in: torch.Tensor, t
         raise ValueError(f"parsing {tuple(parsing_in.shape)} does not match image {tuple(image_in.shape)}")
     masks = part_masks(parsing_in).to(image_in.dtype)
     # Each part as premultiplied RGB plus its mask, warped together.
-    warped = _warp_stacks(torch.cat([images * masks[:, :, None], masks[:, :, None]], 2), theta, valid)
+    warped = warp_stacks(torch.cat([images * masks[:, :, None], masks[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C]
 
 
-def _warp_stacks(stacks: torch.Tensor, theta: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def warp_stacks(stacks: torch.Tensor, theta: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Each part's channels moved by its own affine: ``stacks (B, 10, Ch, H, W)``, ``theta (B, 10, 2,
     3)``, ``valid (B, 10)`` → ``(B, 10, Ch, H, W)``, bilinear, zero padding, invalid parts zero."""
     B, P, Ch, H, W = stacks.shape
@@ -192,7 +192,7 @@ def warp_parts_amodal(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: t
     # A part with no visible pixel at all has no colour to complete itself with.
     hidden_in = hidden_in.to(image_in.dtype) * (masks.amax((2, 3), keepdim=True) > 0)
     complete = masks + hidden_in
-    warped = _warp_stacks(torch.cat([images * masks[:, :, None] + own * hidden_in[:, :, None],
+    warped = warp_stacks(torch.cat([images * masks[:, :, None] + own * hidden_in[:, :, None],
                                      complete[:, :, None], hidden_in[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C], warped[:, :, C + 1]
 

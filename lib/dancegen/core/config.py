@@ -109,6 +109,7 @@ class ModelParams:
 @dataclass(frozen=True)
 class TrainParams:
     variants: list = field(default_factory=lambda: list(VARIANTS))
+    half_size: list = field(default_factory=list)   # variants trained and run at half low_res and high_res
     low_res: int = 64
     high_res: int = 128
     low_iters: int = 300
@@ -291,10 +292,11 @@ def _check(p: Params, source: str) -> None:
     _check_pose(p.pose, bad)
     _check_fractions(p, bad)
     _check_sizes_and_counts(p, bad)
-    unknown_variants = set(p.train.variants) - set(VARIANTS)
-    if unknown_variants:
-        raise bad("train.variants", f"has unknown variant(s) {sorted(unknown_variants)}; "
-                  f"known: {', '.join(VARIANTS)}")
+    for key in ("variants", "half_size"):
+        unknown_variants = set(getattr(p.train, key)) - set(VARIANTS)
+        if unknown_variants:
+            raise bad(f"train.{key}", f"has unknown variant(s) {sorted(unknown_variants)}; "
+                      f"known: {', '.join(VARIANTS)}")
     check_schedule(p.train, source)
     _check_infer(p.infer, bad)
     _check_choices_and_loss(p, bad)
@@ -392,6 +394,9 @@ def check_schedule(train: TrainParams, source: str = "params.yaml") -> None:
     if train.low_iters < 0 or train.high_iters < 0 or train.low_iters + train.high_iters == 0:
         raise DanceGenError(source, "'train.low_iters' and 'train.high_iters' must be >= 0 "
                             "and not both 0")
+    if train.half_size and (train.low_res % 2 or train.high_res % 2):
+        raise DanceGenError(source, f"'train.half_size' halves 'train.low_res' {train.low_res} and "
+                            f"'train.high_res' {train.high_res}: both must be even")
     if train.low_iters and train.high_iters and train.high_res != 2 * train.low_res:
         raise DanceGenError(source, f"'train.high_res' must be twice 'train.low_res' (G runs its "
                             f"g on the input halved), got {train.high_res} and {train.low_res}")

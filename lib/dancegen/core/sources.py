@@ -4,7 +4,9 @@ A persisted result (a training checkpoint) belongs to the code that computed it:
 holds :func:`code_hash` of the training module's import closure, so a changed loss, network or
 data builder starts a fresh run instead of resuming a stale one. The closure is read statically
 from the ``import`` statements (every import inside ``dancegen``, at any depth of the file, lazy
-ones included), so it does not depend on what a process happened to import before.
+ones included), so it does not depend on what a process happened to import before. A package
+that imports its modules by name at run time (:data:`BY_NAME`, the variants) counts as importing
+every module in it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 PACKAGE = "dancegen"
 ROOT = Path(__file__).resolve().parent.parent   # lib/dancegen/
+# Packages whose modules are imported by name at run time (importlib), not by an import statement.
+BY_NAME = ("dancegen.model.variants",)
 
 
 def module_file(name: str, root: Path = ROOT) -> Path | None:
@@ -75,6 +79,8 @@ def _closure(names: list[str], root: Path) -> list[Path]:
             continue
         seen[current] = path
         todo.extend(_imported(path, current, root))
+        if current in BY_NAME:
+            todo.extend(f"{current}.{p.stem}" for p in path.parent.glob("*.py") if p.name != "__init__.py")
     return sorted(set(seen.values()))
 
 

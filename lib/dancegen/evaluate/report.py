@@ -174,11 +174,12 @@ def config_table(metrics: dict, inputs: ReportInputs) -> str:
         for v in inputs.ordered_variants():
             cfg = metrics[video][v].get("config", {})
             sp = {True: "on", False: "off"}.get(cfg.get("sp_used"), "?")
-            compose = cfg.get("compose", "?") if v != "pix2pixhd" else "–"
+            variant = get_variant(v)
+            compose = cfg.get("compose", "?") if variant.composes else "–"
             # Only Ours has a synthesis branch of its own (none with loss.w_synthesis = 0).
-            target = cfg.get("synthesis_target") if v == "ours" else None
+            target = cfg.get("synthesis_target") if variant.judges_synthesis else None
             judged_on = SYNTHESIS_TARGET_LABELS.get(target, "?") if target else "–"
-            parts_from = SOURCES_LABELS.get(cfg.get("sources") or "single", "?") if v != "pix2pixhd" else "–"
+            parts_from = SOURCES_LABELS.get(cfg.get("sources") or "single", "?") if variant.warps_parts else "–"
             lines.append(f"| {video} | {variant_label(v)} | {cfg.get('resolution')}² | "
                          f"{cfg.get('iterations')} | {compose} | {parts_from} | {judged_on} | {cfg.get('upsample', '?')} | "
                          f"{_perceptual(cfg)} | {sp} |")

@@ -4,7 +4,7 @@ This is all inference needs; the discriminators and losses that train them are i
 :mod:`dancegen.train.objective`.
 
 Variants (:mod:`dancegen.model.variants`, one module each) decide which nets a :class:`Generators`
-holds and how they compose: the two-stage ``ours`` and ``ours_baseline``, and ``pix2pixhd``.
+holds and how they compose: the two-stage ``ours`` and ``ours_baseline``, ``pix2pixhd`` and ``posewarp``.
 
 Composition (``model.compose``) of the two-stage variants:
   ``paper``  as printed: G_s and G_f synthesise their images (tanh heads), I_comb is built on the
@@ -41,7 +41,7 @@ from torch import nn
 
 from dancegen.core.config import ModelParams
 from dancegen.core.errors import DanceGenError
-from dancegen.model.nets.generator import GlobalGenerator, GlobalKnobs, LocalEnhancer
+from dancegen.model.nets.generator import GlobalGenerator, LocalEnhancer
 from dancegen.body.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.core.store import atomic_path
 from dancegen.model.variants import get_variant
@@ -187,22 +187,16 @@ class Generators(nn.Module):
         self.config = config
         self.variant = get_variant(config.variant)
         channels = self.variant.net_channels(config.pose_channels, config.compose)
-        self.nets = nn.ModuleDict({name: self._net(i, o) for name, (i, o) in channels.items()})
-
-    def _net(self, in_ch: int, out_ch: int) -> nn.Module:
-        c = self.config
-        head = "zero" if c.blends else "tanh"
-        if c.enhanced:
-            return LocalEnhancer(in_ch, out_ch, GlobalKnobs(c.ngf, c.n_downsample, c.n_blocks, c.upsample, head),
-                                 c.n_local_blocks)
-        return GlobalGenerator(in_ch, out_ch, c.ngf, c.n_downsample, c.n_blocks, c.upsample, head)
+        self.nets = nn.ModuleDict({name: self.variant.net(name, i, o, config) for name, (i, o) in channels.items()})
 
     def enhance(self) -> None:
-        """Wrap every trained global generator g in G = (g, g̃) for the high resolution (Sec. 4.2)."""
+        """Wrap every trained global generator g in G = (g, g̃) for the high resolution (Sec. 4.2);
+        other nets (Posewarp's U-Nets) are fully convolutional and go on at the new size as they are."""
         if self.config.enhanced:
             raise RuntimeError("the generators are already two-scale")
         for name, g in self.nets.items():
-            self.nets[name] = LocalEnhancer.from_global(g, self.config.n_local_blocks)
+            if isinstance(g, GlobalGenerator):
+                self.nets[name] = LocalEnhancer.from_global(g, self.config.n_local_blocks)
         self.config = dataclasses.replace(self.config, enhanced=True)
 
     def run(self, name: str, x: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,13 @@ the two cannot drift apart. An item, at resolution R (square):
   ``theta``       (10, 2, 3) float32 per-part affines, reference → input, normalised coordinates
   ``part_valid``  (10,) bool — parts present in both poses (:func:`dancegen.body.parts.part_affines`)
   ``P_ref``       (15K, R, R) float32 in [0, 1] — the reference pose and its K−1 predecessors
+  ``P_in``        (15, R, R) float32 in [0, 1] — I_in's own pose maps (Posewarp segments I_in with them)
   ``B``           (3, R, R) float32 — the background plate (the masked average of the video)
   ``B_in``        (3, R, R) float32 — the input frame's own room: I_in with only its person
                   region (:func:`person_region`, grown by ``InputSpec.scene_dilate_px`` frame px)
                   replaced by B. It carries the real, sharp room where the blurry average B
                   does not; the ``blend`` composition builds I_comb on it.
+  ``hole_in``     (1, R, R) float32 in {0, 1} — that grown person region of I_in
 With per-part sources (``sources.mode: per_part``, :mod:`dancegen.model.sources`) each part comes
 from its own training frame (I_in where it has none), and three keys more carry them:
   ``I_parts``       (10, 3, R, R) float32 — part i's source frame
@@ -76,7 +78,7 @@ class InputBuilder:
         self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2) if grow > 0 else None
         self.background = to_image_tensor(resize_area(background, resolution))   # (3, R, R)
         self._frames: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
-        self._scene_of: tuple[int, torch.Tensor] | None = None
+        self._scene_of: tuple[int, dict[str, torch.Tensor]] | None = None
 
     def person(self, t: int) -> np.ndarray:
         """``(S, S) bool``: :func:`person_region` of frame t."""
@@ -87,27 +89,28 @@ class InputBuilder:
         small = resize_area(self.person(t).astype(np.float32), self.resolution)
         return torch.from_numpy((small >= 0.5).astype(np.float32)[None])
 
-    def _scene(self, t: int) -> torch.Tensor:
-        """B_in of frame t: its image with its grown person region replaced by B."""
+    def _scene(self, t: int) -> dict[str, torch.Tensor]:
+        """``B_in`` of frame t, its image with its grown person region ``hole_in`` replaced by B."""
         if self._scene_of is None or self._scene_of[0] != t:
             region = self.person(t).astype(np.uint8)
             if self._grow is not None:
                 region = cv2.dilate(region, self._grow)
-            covered = resize_area(region.astype(np.float32), self.resolution) > 0
-            self._scene_of = (t, torch.where(torch.from_numpy(covered)[None], self.background, self._frame(t)["I_in"]))
+            covered = torch.from_numpy(resize_area(region.astype(np.float32), self.resolution) > 0)[None]
+            scene = torch.where(covered, self.background, self._frame(t)["I_in"])
+            self._scene_of = (t, {"B_in": scene, "hole_in": covered.float()})
         return self._scene_of[1]
 
     def _frame(self, t: int) -> dict[str, torch.Tensor]:
-        """Frame t as a source of parts: ``I_in``, ``parsing_in``, ``hidden_in`` (module docstring)."""
+        """Frame t as a source of parts: ``I_in``, ``parsing_in``, ``hidden_in``, ``P_in`` (module docstring)."""
         if t in self._frames:
             self._frames.move_to_end(t)
             return self._frames[t]
         r = self.resolution
         parsing = torch.from_numpy(cv2.resize(self.pose.parsing(t), (r, r),
                                               interpolation=cv2.INTER_NEAREST).astype(np.int64))
-        shapes = pose_maps(self.pose.keypoints[t], self.size, r, self.posemap)[:NUM_PARTS]
+        maps = torch.from_numpy(pose_maps(self.pose.keypoints[t], self.size, r, self.posemap))
         self._frames[t] = {"I_in": to_image_tensor(resize_area(self.frames[t], r)), "parsing_in": parsing,
-                           "hidden_in": hidden_regions(parsing, torch.from_numpy(shapes))}
+                           "hidden_in": hidden_regions(parsing, maps[:NUM_PARTS]), "P_in": maps}
         if len(self._frames) > FRAME_CACHE:
             self._frames.popitem(last=False)
         return self._frames[t]
@@ -145,7 +148,7 @@ class InputBuilder:
         ``P_ref``: the person's inputs at a render size, where the nets do not run."""
         sources = self.sources(t_in, ref_poses[0], exclude)
         theta, part_valid = self._affines(sources, ref_poses[0])
-        sample = {**self._frame(t_in), "B_in": self._scene(t_in), "theta": theta, "part_valid": part_valid}
+        sample = {**self._frame(t_in), **self._scene(t_in), "theta": theta, "part_valid": part_valid}
         if self.index is not None:
             sample.update(self._per_part(sources))
         if with_pose_maps:

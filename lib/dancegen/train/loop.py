@@ -444,7 +444,7 @@ def load_checkpoint(path: Path, fp: str, device: torch.device) -> dict | None:
 
 def sample_grid(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor], variant: str) -> np.ndarray:
     """Up to SAMPLE_ROWS rows of I_in | the variant's own columns (two-stage: T | Ĩ_out | I_comb;
-    pix2pixhd: P_ref) | I_out | I_ref → ``(rows·R, cols·R, 3) uint8`` RGB."""
+    pix2pixhd: P_ref; posewarp: W | y_fg | y_bg) | I_out | I_ref → ``(rows·R, cols·R, 3) uint8`` RGB."""
     n = min(SAMPLE_ROWS, batch["I_in"].shape[0])
     columns = [batch["I_in"][:n], *get_variant(variant).sample_columns(batch, outputs, n),
                outputs[FINAL][:n], batch["I_ref"][:n]]
@@ -541,6 +541,9 @@ def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: Trai
     require_inputs(paths, loss.w_sp > 0)
     ranks = init_distributed()
     try:
+        inputs = get_variant(variant).input_spec(inputs)
+        if variant in train.half_size:
+            train = dataclasses.replace(train, low_res=train.low_res // 2, high_res=train.high_res // 2)
         return _train(TrainingRun(variant, RunParams(model, train, loss), inputs, paths), ranks)
     finally:
         if ranks.world > 1:

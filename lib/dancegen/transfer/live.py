@@ -43,6 +43,7 @@ from dancegen.core.errors import DanceGenError
 from dancegen.core.images import central_square
 from dancegen.core.layout import VideoPaths, model_path
 from dancegen.model.personal import PersonalVideo
+from dancegen.model.variants import NAMES as VARIANT_NAMES
 from dancegen.preprocess.detect import MEDIAPIPE_MIN_CONF, is_valid
 from dancegen.preprocess.detect.mediapipe import HolisticDetector
 from dancegen.preprocess.video import VideoWriter
@@ -363,7 +364,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True,
                         help="a camera index (0), a video file or an ffmpeg-readable URL (rtsp://, http://)")
     parser.add_argument("--video", required=True, help="the personal video the model was trained on (params.yaml)")
-    parser.add_argument("--variant", default="ours", help="ours | ours_baseline | pix2pixhd (default: ours)")
+    parser.add_argument("--variant", default="ours", choices=VARIANT_NAMES, help="the trained variant (default: ours)")
     parser.add_argument("--model", type=Path, help="the model file (default: data/models/VIDEO/VARIANT/model.pt)")
     parser.add_argument("--out", type=Path, help="write the result to this mp4")
     parser.add_argument("--stdout", action="store_true", help="write raw rgb24 frames to stdout")

@@ -30,6 +30,10 @@ class TwoStage(Variant):
 
     judge_synthesis: bool = True
 
+    @property
+    def judges_synthesis(self) -> bool:
+        return self.judge_synthesis
+
     def corrects(self, compose: str) -> bool:
         return compose in BLENDING
 

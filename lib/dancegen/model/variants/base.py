@@ -7,13 +7,15 @@ holding the nets this variant asked for, with ``run(name, x)`` and ``config``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from dancegen.core.config import LossParams
+from dancegen.core.config import InputSpec, LossParams
 from dancegen.model.generators import FINAL, SYNTHESIS, upsampled
-
+from dancegen.model.nets.generator import GlobalGenerator, GlobalKnobs, LocalEnhancer
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,30 @@ class Variant:
     row: int            # the paper's row order (Fig. 6, Tables 1–3)
     summary: str        # one line: what it is
     synthesis: bool     # it outputs Ĩ_out, the person on green (``synthesis``) besides I_out
+    composes: bool = False     # model.compose decides how its nets compose (the two-stage variants)
+    warps_parts: bool = False  # it cuts body parts out of a frame and moves them (Sec. 3.1)
+    per_part: bool = False     # it can take each part from its own frame (sources.mode: per_part)
+
+    @property
+    def judges_synthesis(self) -> bool:
+        """Whether a synthesis net of its own has losses of its own (``loss.synthesis_target``)."""
+        return False
+
+    def input_spec(self, spec: InputSpec) -> InputSpec:
+        """``spec`` as this variant takes its inputs: every part from I_in where it warps one frame."""
+        if self.per_part or spec.sources.mode == "single":
+            return spec
+        return dataclasses.replace(spec, sources=dataclasses.replace(spec.sources, mode="single"))
+
+    def net(self, name: str, in_ch: int, out_ch: int, config) -> nn.Module:
+        """The generator net ``name`` of ``config`` (:class:`dancegen.model.generators.GeneratorConfig`):
+        pix2pixHD's global generator ``g``, or ``G = (g, g̃)`` once enhanced; a ``zero`` head where
+        the variant corrects images it is given, else ``tanh``."""
+        head = "zero" if self.corrects(config.compose) else "tanh"
+        if config.enhanced:
+            knobs = GlobalKnobs(config.ngf, config.n_downsample, config.n_blocks, config.upsample, head)
+            return LocalEnhancer(in_ch, out_ch, knobs, config.n_local_blocks)
+        return GlobalGenerator(in_ch, out_ch, config.ngf, config.n_downsample, config.n_blocks, config.upsample, head)
 
     def corrects(self, compose: str) -> bool:
         """Whether its nets correct images they are given (zero-initialised heads) under ``compose``."""

@@ -3,5 +3,6 @@
 
 from dancegen.model.variants._two_stage import TwoStage
 
-VARIANT = TwoStage(name="ours", label="Ours", row=3, synthesis=True, judge_synthesis=True,
+VARIANT = TwoStage(name="ours", label="Ours", row=3, synthesis=True,
+                   composes=True, warps_parts=True, per_part=True, judge_synthesis=True,
                    summary="the two-stage GAN with the synthesis supervision (the paper's method)")

@@ -4,5 +4,6 @@ through I_comb."""
 
 from dancegen.model.variants._two_stage import TwoStage
 
-VARIANT = TwoStage(name="ours_baseline", label="Ours-baseline", row=2, synthesis=True, judge_synthesis=False,
+VARIANT = TwoStage(name="ours_baseline", label="Ours-baseline", row=2, synthesis=True,
+                   composes=True, warps_parts=True, per_part=True, judge_synthesis=False,
                    summary="the two-stage GAN without the synthesis supervision (the paper's baseline)")
