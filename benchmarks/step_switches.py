@@ -58,6 +58,8 @@ def random_batch(n: int, res: int, channels_last: bool) -> dict[str, torch.Tenso
              "part_valid": torch.ones(n, 10, dtype=torch.bool),
              "P_ref": torch.rand(n, 15 * K, res, res, generator=g),
              "H_ref": (torch.rand(n, 1, res, res, generator=g) > 0.5).float()}
+    batch.update({"P_in": torch.rand(n, 15, res, res, generator=g),          # Posewarp's
+                  "hole_in": (torch.rand(n, 1, res, res, generator=g) > 0.5).float()})
     if channels_last:
         batch = {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 and v.is_floating_point() else v
                  for k, v in batch.items()}

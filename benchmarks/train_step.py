@@ -16,7 +16,7 @@ import torch
 from dancegen.core.config import LossParams, ModelParams, TrainParams
 from dancegen.train.losses import VGGLoss
 from dancegen.model.generators import GeneratorConfig, Generators
-from dancegen.model.variants import get_variant
+from dancegen.model.variants import NAMES, get_variant
 from dancegen.model.nets.vgg import Vgg19Features
 from dancegen.train.objective import GeneratorObjective
 from dancegen.train.loop import Phase, Ranks, RunParams, Runtime, Trainer, select_device
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=CONFIGS, default="demo")
     parser.add_argument("--phase", choices=("low", "high"), default="high")
-    parser.add_argument("--variant", choices=("ours", "ours_baseline", "pix2pixhd"), default="ours")
+    parser.add_argument("--variant", choices=NAMES, default="ours")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--vgg", action="store_true")
     args = parser.parse_args()

@@ -13,7 +13,7 @@ from conftest import batch_of, make_video
 from dancegen.core.config import InputSpec, LossParams, ModelParams, SourcesParams, TrainParams
 from dancegen.model.generators import FINAL, GeneratorConfig, Generators, load_generators
 from dancegen.model.variants import get_variant, ordered
-from dancegen.model.variants.posewarp import BACKGROUND, fill_background, segment, warp_layers
+from dancegen.model.variants.posewarp import BACKGROUND, KEY_GUIDE, fill_background, segment, warp_layers
 from dancegen.train.loop import train_model
 from dancegen.transfer.infer import generate
 
@@ -34,19 +34,29 @@ def test_the_part_layers_warped_onto_the_same_pose_are_the_layers_themselves(vid
     batch = batch_of(video, 32)
     layers = segment(posewarp(), batch)[:, 1:]
     identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).expand(2, 10, 2, 3)
-    warped = warp_layers(batch["I_in"], layers, identity, torch.ones(2, 10, dtype=torch.bool))
+    warped, moved = warp_layers(batch["I_in"], layers, identity, torch.ones(2, 10, dtype=torch.bool))
     torch.testing.assert_close(warped, batch["I_in"][:, None] * layers[:, :, None], atol=1e-6, rtol=0)
+    torch.testing.assert_close(moved, layers, atol=1e-6, rtol=0)
     # a part missing from either pose has an empty layer
     valid = torch.ones(2, 10, dtype=torch.bool)
     valid[:, 3] = False
-    assert warp_layers(batch["I_in"], layers, identity, valid)[:, 3].abs().max() == 0
+    warped, moved = warp_layers(batch["I_in"], layers, identity, valid)
+    assert warped[:, 3].abs().max() == 0 and moved[:, 3].abs().max() == 0
 
 
-def test_the_segmentation_starts_as_the_parsing_and_sums_to_one(video):
+def test_the_segmentation_and_the_mask_start_from_the_parsing_and_the_moved_parts(video):
     batch = batch_of(video, 32)
-    layers = segment(posewarp(), batch)
+    gens = posewarp()
+    layers = segment(gens, batch)
     torch.testing.assert_close(layers.sum(1), torch.ones(2, 32, 32))
     assert torch.equal(layers.argmax(1), batch["parsing_in"])
+    with torch.no_grad():
+        out = gens(batch)
+    _, moved = warp_layers(batch["I_in"], layers[:, 1:], batch["theta"], batch["part_valid"])
+    landed = moved.sum(1).clamp(max=1)
+    assert 0.05 < (landed > 0.5).float().mean() < 0.6
+    # the person's mask is where the parts land (up to the foreground net's small initial output)
+    torch.testing.assert_close(out["key"][:, 0], torch.sigmoid(KEY_GUIDE * (2 * landed - 1)), atol=0.05, rtol=0)
 
 
 def test_the_background_branch_sees_no_pixel_of_the_persons_region(video):

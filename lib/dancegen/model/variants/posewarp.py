@@ -19,13 +19,19 @@ Where we depart from [Balakrishnan et al.], and why:
   layers from scratch, with 10⁵ steps and a GPU; ours trains for minutes on a CPU). Unbounded, the
   net emptied every part layer within the demo's 450 steps on a real clip (the background branch
   pulls the softmax towards its own layer faster than the foreground net learns to use the parts).
-- The background branch sees no pixel of the person's grown region (``hole_in``, the region B_in
-  replaces) besides the soft background layer, so it must hole-fill rather than copy the person.
+- The foreground mask M_t is guided the same way: its logit is the net's plus :data:`KEY_GUIDE`
+  where the moved part layers land and minus it elsewhere. With a free mask, 2 of 3 seeds on a real
+  clip shut it within the demo's 450 steps: the background net painted a blurred person into the
+  hole faster than the foreground net learnt to pass the warped layers through, after which the
+  foreground net got no gradient.
+- The background branch's input is blanked over the person's grown region (``hole_in``, where B_in
+  takes the plate) besides being weighted by the soft background layer: no pixel of the person
+  reaches it, so it must hole-fill rather than copy the person.
 - Poses are our 15-channel part and landmark maps (their 14 joint Gaussians), at the resolution the
   schedule gives (their 256²), and the loss is the same eq. 8 objective as the other variants'
-  (relativistic GAN, feature matching, perceptual and L1, one discriminator on I_out): their
-  perceptual loss uses VGG19, which we have offline only where its weights are found
-  (``loss.perceptual``), and their GAN stage is a conditional discriminator as ours.
+  (relativistic GAN, feature matching, perceptual and L1, one conditional discriminator on I_out)
+  from the first step: theirs is a VGG19 perceptual loss, then a GAN stage with a conditional
+  discriminator; VGG19 we have offline only where its weights are found (``loss.perceptual``).
 - Its U-Nets run at the model's resolution in both phases of the schedule (fully convolutional,
   they are not wrapped in pix2pixHD's two-scale G); it synthesises every pixel, so a render above
   R is its output upsampled, and it takes every part from I_in (``sources.mode`` does not apply).
@@ -52,6 +58,9 @@ SEGMENT, FOREGROUND, BACKGROUND = "segment", "foreground", "background"
 # in its parsed layer at initialisation (e^6 / (e^6 + 10)); the net's own logits lie within ±REFINE.
 GUIDE = 6.0
 REFINE = GUIDE / 2
+# The foreground mask's logit starts at ±KEY_GUIDE where the moved part layers do / do not land
+# (σ(4) = 0.98), so the foreground net is the one the loss asks about the person from the first step.
+KEY_GUIDE = 4.0
 # The U-Nets go this many stride-2 steps deeper than pix2pixHD's n_downsample (the authors' go to
 # 2 × 2 at 256²): hole-filling the background needs a receptive field the person's size.
 EXTRA_DEPTH = 2
@@ -77,9 +86,10 @@ class Posewarp(Variant):
         y_fg, ``key`` M_t (B, 1, R, R), ``background`` y_bg and ``final`` I_out; batch keys ``I_in,
         P_in, parsing_in, hole_in, theta, part_valid, P_ref``."""
         layers = segment(generators, batch)
-        W = warp_layers(batch["I_in"], layers[:, 1:], batch["theta"], batch["part_valid"])
+        W, coverage = warp_layers(batch["I_in"], layers[:, 1:], batch["theta"], batch["part_valid"])
         raw_fg = generators.run(FOREGROUND, torch.cat([W.flatten(1, 2), batch["P_ref"]], 1))
-        foreground, key = torch.tanh(raw_fg[:, :3]), torch.sigmoid(raw_fg[:, 3:4])
+        foreground = torch.tanh(raw_fg[:, :3])
+        key = torch.sigmoid(raw_fg[:, 3:4] + KEY_GUIDE * (2 * coverage.sum(1, keepdim=True).clamp(max=1) - 1))
         background = fill_background(generators, batch["I_in"], layers[:, :1], batch["hole_in"])
         final = key * foreground + (1 - key) * background
         return {"layers": layers, "W": W, "foreground": foreground, "key": key, "background": background,
@@ -111,10 +121,13 @@ def segment(generators, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def warp_layers(image: torch.Tensor, part_layers: torch.Tensor, theta: torch.Tensor,
-                valid: torch.Tensor) -> torch.Tensor:
+                valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each part layer of ``image (B, 3, H, W)`` (× ``part_layers (B, 10, H, W)``) moved by its
-    affine ``theta (B, 10, 2, 3)`` → ``(B, 10, 3, H, W)``, zero for parts not ``valid (B, 10)``."""
-    return warp_stacks(image[:, None] * part_layers[:, :, None], theta, valid)
+    affine ``theta (B, 10, 2, 3)`` → (``(B, 10, 3, H, W)``, the moved layers ``(B, 10, H, W)``),
+    zero for parts not ``valid (B, 10)``."""
+    moved = warp_stacks(torch.cat([image[:, None] * part_layers[:, :, None], part_layers[:, :, None]], 2),
+                        theta, valid)
+    return moved[:, :, :3], moved[:, :, 3]
 
 
 def fill_background(generators, image: torch.Tensor, background_layer: torch.Tensor,
