@@ -144,7 +144,8 @@ def append(out: Path, rows: list[dict], fields: tuple[str, ...] = FIELDS) -> Non
         writer.writerows(rows)
 
 
-ROW_ORDER = ("ours", "ours_baseline", "pix2pixhd", "tangram", "input_frame", "background")
+ROW_ORDER = ("ours", "ours_baseline", "pix2pixhd", "posewarp", "tangram", "input_frame", "background")
+VARIANT_ROWS = ROW_ORDER[:4]
 
 
 def baseline_tag(tag: str) -> str:
@@ -184,7 +185,7 @@ def summary(path: Path, tag: str, figure: Path | None) -> None:
             cells = [f"{mean.loc[(clip, name), k]:.{4 if 'ssim' in k else 2}f} ± "
                      f"{sd.loc[(clip, name), k]:.{4 if 'ssim' in k else 2}f}" for k in scores]
             seconds = cpu.loc[(clip, name)]
-            print(f"| {clip} | {name} | {n.loc[(clip, name)] if name in ROW_ORDER[:3] else '–'} | "
+            print(f"| {clip} | {name} | {n.loc[(clip, name)] if name in VARIANT_ROWS else '–'} | "
                   + " | ".join(cells) + f" | {'' if pd.isna(seconds) else f'{seconds:.0f}'} |")
     if figure is not None:
         import matplotlib
@@ -223,7 +224,7 @@ def curve(path: Path, clip: str, tags: list[str], figure: Path | None) -> None:
     print(f"| {clip}: output | steps | seeds | train CPU-min | whole SSIM | fg SSIM |")
     print("|---|---|---|---|---|---|")
     points = {}
-    for name in ROW_ORDER[:3]:
+    for name in VARIANT_ROWS:
         for tag in tags:
             if (name, tag) not in stats.index:
                 continue
@@ -295,7 +296,7 @@ def rescore(clips: list[str], variants: list[str], seeds: list[int], work: Path,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
-    parser.add_argument("--variants", nargs="+", default=["ours", "ours_baseline", "pix2pixhd"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANT_ROWS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--tag", default="default")

@@ -208,6 +208,7 @@ def test_the_report_shows_the_scores_at_the_render_size(fixture):
     assert "| Ours — R output upsampled | 25.000 | 0.7000 |" in hd
     assert hd.index("pix2pixHD — HD render") < hd.index("Ours — HD render") < hd.index("*Tangram over B_in*")
     assert "*Background plate*" not in hd
+    assert "Posewarp and pix2pixHD, which paint every pixel, are upsampled (bicubic)." in text
 
 
 def test_the_report_writes_the_metrics_document_with_the_mean_over_videos(fixture):

@@ -145,10 +145,13 @@ def hd_table(scores: dict[str, dict], variants: list[str]) -> str:
     if not rows:
         return ""
     size = next(s[k]["size"] for s in scores.values() for k, _ in HD_ROWS if k in s)
+    painters = [variant_label(v) for v in variants if not get_variant(v).composes]
+    upsampled = (f"{' and '.join(painters)}, which paint every pixel, {'is' if len(painters) == 1 else 'are'} "
+                 "upsampled (bicubic). ") if painters else ""
     return "\n".join([
         f"**At the render size {int(size)}² (not in the paper).** The nets run at R; the HD render applies their "
-        "flow, matte and colour changes to the person's own pixels at this size. pix2pixHD, which paints every "
-        "pixel, is upsampled (bicubic). *perceptual*: EfficientNet-Lite0 feature distance (LPIPS-style, an "
+        "flow, matte and colour changes to the person's own pixels at this size. " + upsampled
+        + "*perceptual*: EfficientNet-Lite0 feature distance (LPIPS-style, an "
         "internal number, lower is closer); *sharpness*: the person's variance of the Laplacian over the "
         "true frame's (1 = as sharp as the real video).", "",
         "| | PSNR | SSIM | fg PSNR | fg SSIM | perceptual | sharpness |", "|---|---|---|---|---|---|---|",
