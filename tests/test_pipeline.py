@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ("ours", "ours_baseline", "pix2pixhd", "posewarp")     # params.yaml's train.variants
 
 TINY = {
     "demo": {"personal_seconds": 3, "reference_seconds": 1.5, "size": 128},
@@ -63,7 +64,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     metrics = json.loads((tiny_repo / "reports" / "metrics.json").read_text())
-    for variant in ("ours", "ours_baseline", "pix2pixhd"):
+    for variant in VARIANTS:
         scores = metrics["demo_personal"][variant]
         assert 0 < scores["whole"]["mse"] < 255 ** 2
         assert -1 <= scores["whole"]["ssim"] <= 1
@@ -76,7 +77,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     for name in ("result.mp4", "side_by_side.mp4", "composite.mp4", "skeleton.mp4", "stills.png", "driving.h5"):
         assert (transfer / name).is_file()
     judged = json.loads((tiny_repo / "reports" / "judge" / "demo_personal" / "demo_reference" / "metrics.json").read_text())
-    assert set(judged["outputs"]) == {"ours", "ours_baseline", "pix2pixhd", "nearest_frame", "tangram"}
+    assert set(judged["outputs"]) == {*VARIANTS, "nearest_frame", "tangram"}
 
     again = _run([str(Path(sys.executable).parent / "dvc"), "repro"], tiny_repo)
     assert again.returncode == 0 and "Running stage" not in again.stdout
@@ -89,7 +90,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
                                 "tr_pck", "tr_warp"], lines[0]
     assert {line.split()[0] for line in lines[1:]} == {
         f"reports/summary/{name}.json"
-        for name in ("ours", "ours_baseline", "pix2pixhd", "input_frame", "background", "tangram", "nearest_frame")}
+        for name in (*VARIANTS, "input_frame", "background", "tangram", "nearest_frame")}
     assert max(map(len, lines)) <= 130         # a laptop terminal
     assert (tiny_repo / "reports" / "index.html").is_file()
     # resume checkpoints are kept but never cached
@@ -101,7 +102,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     longer = _run([str(Path(sys.executable).parent / "dvc"), "exp", "run", "-S", "train.high_iters=3"], tiny_repo)
     assert longer.returncode == 0, longer.stdout[-3000:] + longer.stderr[-3000:]
     log = longer.stdout + longer.stderr
-    for variant in ("ours", "ours_baseline", "pix2pixhd"):
+    for variant in VARIANTS:
         assert f"extending {variant} from 5 to 6 steps: continuing from the checkpoint at phase high, step 2" in log
     assert json.loads((tiny_repo / "reports" / "train" / "demo_personal" / "ours" / "metrics.json").read_text())[
         "steps"] == 6
@@ -112,7 +113,7 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
     (tiny_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = _run([str(Path(sys.executable).parent / "dvc"), "status", "--json"], tiny_repo)
     changed = set(json.loads(status.stdout))
-    assert changed == {f"train@demo_personal-{v}" for v in ("ours", "ours_baseline", "pix2pixhd")}, changed
+    assert changed == {f"train@demo_personal-{v}" for v in VARIANTS}, changed
 
     # A reference video without anyone in it fails detect; with --keep-going, everything that does
     # not read it stands: the personal video's evaluation is neither re-run nor removed.
