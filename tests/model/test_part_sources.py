@@ -76,6 +76,36 @@ def test_the_index_answers_as_a_brute_force_search(video):
                 assert np.isclose(cost[frames == chosen[k]][0], cost.min(), rtol=1e-4, atol=1e-6)
 
 
+def test_the_input_frame_keeps_each_part_it_poses_at_least_as_near(video):
+    with PersonalVideo(video) as v:
+        params = SourcesParams(mode="per_part", exclude_window=2)
+        frames = v.train_frames
+        visible = np.stack([frame_visibility(v.pose, int(t), PER_PART.posemap) for t in frames])
+        index = PartIndex(frames, v.pose.keypoints[frames], visible, params, 0.3)
+        t_in = int(frames[3])
+        incumbent = (t_in, v.pose.keypoints[t_in], visible[3])
+        # its own pose: I_in costs 0 for every part it shows whole, so it keeps those, the excluded window
+        # notwithstanding (a part it shows in part may come from a frame that shows it whole)
+        chosen = index.sources(v.pose.keypoints[t_in], exclude=t_in, incumbent=incumbent)
+        whole = visible[3] == 1
+        assert whole.sum() >= 3 and (chosen[whole] == t_in).all()
+        # any pose: I_in where its cost is the least, else the index's nearest frame
+        desc, _, context = part_descriptors(v.pose.keypoints[frames], 0.3)
+        for t_ref in range(0, len(v.pose), 3):
+            q, _, q_ctx = part_descriptors(v.pose.keypoints[t_ref][None], 0.3)
+            chosen = index.sources(v.pose.keypoints[t_ref], exclude=t_ref, incumbent=incumbent)
+            for k in np.flatnonzero(q_ctx[0] & context[3] & (visible[3] > 0)):
+                ok = context[:, k] & (visible[:, k] > 0) & (np.abs(frames - t_ref) > 2)
+                cost = (np.sum((desc[:, k, :2] - q[0, k, :2]) ** 2, 1)
+                        + 4.0 * np.sum((desc[:, k, 2:] - q[0, k, 2:]) ** 2, 1) + (1 - visible[:, k]) ** 2)
+                own = cost[3]
+                cost[~ok] = np.inf
+                if own < cost.min() - 1e-5:
+                    assert chosen[k] == t_in
+                elif own > cost.min() + 1e-5:
+                    assert chosen[k] != t_in and np.isclose(cost[frames == chosen[k]][0], cost.min(), rtol=1e-4)
+
+
 def test_a_per_part_model_records_its_sources_for_inference():
     from dancegen.transfer.infer import trained_sources
     assert trained_sources({}) == SourcesParams(mode="single")

@@ -46,7 +46,7 @@ from dancegen.body.parts import hidden_regions, part_affines
 from dancegen.body.posemaps import pose_maps, stacked_pose_maps
 from dancegen.body.skeleton import NUM_PARTS
 from dancegen.core.store import FrameStore, PoseStore, check_consistent
-from dancegen.model.sources import PartIndex
+from dancegen.model.sources import PartIndex, frame_visibility
 
 # Frames whose tensors the builder keeps (per-part sources reuse a few frames over many outputs).
 FRAME_CACHE = 16
@@ -79,6 +79,7 @@ class InputBuilder:
         self.background = to_image_tensor(resize_area(background, resolution))   # (3, R, R)
         self._frames: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
         self._scene_of: tuple[int, dict[str, torch.Tensor]] | None = None
+        self._visible: dict[int, np.ndarray] = {}      # I_in's parts' visible shares (per-part sources)
 
     def person(self, t: int) -> np.ndarray:
         """``(S, S) bool``: :func:`person_region` of frame t."""
@@ -116,11 +117,14 @@ class InputBuilder:
         return self._frames[t]
 
     def sources(self, t_in: int, pose: np.ndarray, exclude: int | None = None) -> np.ndarray:
-        """``(10,) int64``: each part's source frame for the reference ``pose (133, 3)`` — its
-        :class:`PartIndex` choice (no frame within the window around ``exclude``), else ``t_in``."""
+        """``(10,) int64``: each part's source frame for the reference ``pose (133, 3)`` — ``t_in``
+        where it shows the part posed at least as near as the :class:`PartIndex` choice (no frame
+        within the window around ``exclude``), or where there is no choice; else that choice."""
         if self.index is None:
             return np.full(NUM_PARTS, t_in, np.int64)
-        chosen = self.index.sources(pose, exclude)
+        if t_in not in self._visible:
+            self._visible = {t_in: frame_visibility(self.pose, t_in, self.posemap)}
+        chosen = self.index.sources(pose, exclude, (t_in, self.pose.keypoints[t_in], self._visible[t_in]))
         return np.where(chosen >= 0, chosen, t_in)
 
     def _affines(self, sources: np.ndarray, pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -53,18 +53,19 @@ class _PartTree:
         self.frames = frames                                   # (n,) frame indices
         self.tree = cKDTree(points) if len(frames) else None   # over (n, D) points
 
-    def nearest(self, point: np.ndarray, exclude: int | None, window: int) -> int:
-        """The frame of the point nearest ``point`` outside ``exclude ± window``, or -1 when none is."""
+    def nearest(self, point: np.ndarray, exclude: int | None, window: int) -> tuple[int, float]:
+        """(the frame of the point nearest ``point`` outside ``exclude ± window``, its distance), or
+        (-1, inf) when none is."""
         if self.tree is None:
-            return -1
+            return -1, np.inf
         # At most 2·window + 1 frames lie in the excluded window: one more is outside it.
         k = 1 if exclude is None else min(len(self.frames), 2 * window + 2)
-        _, rows = self.tree.query(point, k=k)
-        for row in np.atleast_1d(rows):
+        distances, rows = self.tree.query(point, k=k)
+        for distance, row in zip(np.atleast_1d(distances), np.atleast_1d(rows)):
             frame = int(self.frames[row])
             if exclude is None or abs(frame - exclude) > window:
-                return frame
-        return -1
+                return frame, float(distance)
+        return -1, np.inf
 
 
 class PartIndex:
@@ -74,27 +75,45 @@ class PartIndex:
     def __init__(self, frames: np.ndarray, keypoints: np.ndarray, visible: np.ndarray, params: SourcesParams,
                  min_conf: float):
         self.params, self.min_conf = params, min_conf
-        desc, own, context = part_descriptors(keypoints, min_conf)
-        # A part no pixel of the frame shows cannot be taken from it.
-        own &= visible > 0
-        context &= own
-        hidden = params.w_visible * (1.0 - visible[..., None])                      # (N, 10, 1)
-        full = np.concatenate([desc[..., :2], params.w_context * desc[..., 2:], hidden], -1)
-        short = np.concatenate([desc[..., :2], hidden], -1)
+        full, short, own, context = self.points(keypoints, visible)
         self.trees = [(_PartTree(frames[context[:, k]], full[context[:, k], k]),
                        _PartTree(frames[own[:, k]], short[own[:, k], k])) for k in range(NUM_PARTS)]
 
-    def sources(self, pose: np.ndarray, exclude: int | None = None) -> np.ndarray:
+    def points(self, keypoints: np.ndarray, visible: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The frames' points in both search spaces, ``(N, 10, 7)`` and ``(N, 10, 3)``, and where each
+        exists, ``own`` and ``context (N, 10) bool``, of ``keypoints (N, 133, 3)`` and ``visible (N, 10)``."""
+        desc, own, context = part_descriptors(keypoints, self.min_conf)
+        # A part no pixel of the frame shows cannot be taken from it.
+        own &= visible > 0
+        context &= own
+        hidden = self.params.w_visible * (1.0 - visible[..., None])                      # (N, 10, 1)
+        full = np.concatenate([desc[..., :2], self.params.w_context * desc[..., 2:], hidden], -1)
+        return full, np.concatenate([desc[..., :2], hidden], -1), own, context
+
+    def sources(self, pose: np.ndarray, exclude: int | None = None,
+                incumbent: tuple[int, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """``(10,) int64``: for the reference ``pose (133, 3)``, each part's source frame, -1 where
-        the pose lacks the part or no frame outside ``exclude ± sources.exclude_window`` has it."""
+        the pose lacks the part or no frame outside ``exclude ± sources.exclude_window`` has it.
+        ``incumbent`` (frame, its keypoints (133, 3), its visible shares (10,)), the input frame I_in,
+        keeps each part it shows at no higher cost than the index's choice: per-part sources only
+        add candidates to the paper's single I_in."""
         desc, own, context = part_descriptors(pose[None], self.min_conf)
+        kept = None if incumbent is None else self.points(incumbent[1][None], incumbent[2][None])
         out = np.full(NUM_PARTS, -1, np.int64)
         for k, (full, short) in enumerate(self.trees):
-            if context[0, k]:
-                point = np.concatenate([desc[0, k, :2], self.params.w_context * desc[0, k, 2:], [0.0]])
-                out[k] = full.nearest(point, exclude, self.params.exclude_window)
-            if out[k] < 0 and own[0, k]:
-                out[k] = short.nearest(np.concatenate([desc[0, k, :2], [0.0]]), exclude, self.params.exclude_window)
+            space = 0 if context[0, k] else 1 if own[0, k] else None
+            if space is None:
+                continue
+            query = (np.concatenate([desc[0, k, :2], self.params.w_context * desc[0, k, 2:], [0.0]]) if space == 0
+                     else np.concatenate([desc[0, k, :2], [0.0]]))
+            frame, cost = (full, short)[space].nearest(query, exclude, self.params.exclude_window)
+            if space == 0 and frame < 0 and own[0, k]:
+                space, query = 1, np.concatenate([desc[0, k, :2], [0.0]])
+                frame, cost = short.nearest(query, exclude, self.params.exclude_window)
+            if kept is not None and kept[3 - space][0, k] and np.linalg.norm(kept[space][0, k] - query) <= cost:
+                frame = incumbent[0]
+            out[k] = frame
         return out
 
 
