@@ -10,6 +10,8 @@ output) is appended to --out.
 
     .venv/bin/python benchmarks/judge.py --seeds 0 1 2
     .venv/bin/python benchmarks/judge.py --variants pix2pixhd --no-baselines   # another variant's rows
+    .venv/bin/python benchmarks/judge.py --set sources.mode=per_part --tag per_part   # another setting's
+                        # models (trained in hd-<tag>-… folders); its outputs are named "<output>@<tag>"
     .venv/bin/python benchmarks/judge.py --summary benchmarks/results/judge.csv
 """
 
@@ -34,7 +36,7 @@ FIELDS = ("personal", "reference", "seed", "output", "pck05", "pck10", "limb_deg
 def workspace(work: Path, hd_work: Path, personal: str, reference: str, seed: int, args) -> Path:
     """A run folder holding the personal clip's preprocessing and seed's model (links into hd.py's
     workspaces) and the reference's frames and poses."""
-    run = work / f"{personal}-{reference}-s{seed}"
+    run = work / f"{personal}-{reference}{args.suffix}-s{seed}"
     base = hd_work / personal / "base" / "data"
     for kind in ("pairs", "background", "sp"):
         link = run / "data" / kind
@@ -52,7 +54,7 @@ def workspace(work: Path, hd_work: Path, personal: str, reference: str, seed: in
             link = run / "data" / kind / f"{clip}.{ext}"
             if not link.exists():
                 link.symlink_to(hd_work / clip / "base" / "data" / kind / f"{clip}.{ext}")
-    params = quality.workspace_params(personal, list(args.variants), seed, [f"extract.size={args.extract_size}"])
+    params = quality.workspace_params(personal, list(args.variants), seed, args.settings)
     params["videos"][reference] = str(quality.SHARED / quality.CLIPS[reference])
     params["reference"] = [reference]
     params["infer"].update(size=args.size, max_frames=args.frames,
@@ -64,13 +66,13 @@ def workspace(work: Path, hd_work: Path, personal: str, reference: str, seed: in
 def trained(hd_work: Path, clip: str, variant: str, seed: int, args) -> Path:
     """The run folder of ``variant``'s model of ``clip`` at ``seed`` in hd.py's workspaces, trained
     at the default schedule first where it is missing."""
-    run = hd_work / clip / f"hd-{variant}-s{seed}"
+    run = hd_work / clip / f"hd{args.suffix}-{variant}-s{seed}"
     if not (run / "data" / "models" / clip / variant / "model.pt").is_file():
         (run / "data").mkdir(parents=True, exist_ok=True)
         for kind in ("frames", "pose", "background", "pairs", "sp"):
             if not (run / "data" / kind).exists():
                 (run / "data" / kind).symlink_to(hd_work / clip / "base" / "data" / kind)
-        params = quality.workspace_params(clip, [variant], seed, [f"extract.size={args.extract_size}"])
+        params = quality.workspace_params(clip, [variant], seed, args.settings)
         (run / "params.yaml").write_text(yaml.safe_dump(params))
         print(f"[{clip}] training {variant} seed {seed}: {quality.run_stage(run, 'train', clip, variant):.0f} CPU s",
               flush=True)
@@ -97,7 +99,8 @@ def broken(run: Path, personal: str, reference: str, late: int) -> dict:
                                                             setup))}
 
 
-def rows(doc: dict, extra: dict, key: tuple) -> list[dict]:
+def rows(doc: dict, extra: dict, key: tuple, suffix: str = "") -> list[dict]:
+    """The judge's rows of every output (named ``<output><suffix>``), with their Q5 rank among them."""
     from dancegen.evaluate.judge import overall_ranks
 
     outputs = {**doc["outputs"], **extra}
@@ -105,7 +108,7 @@ def rows(doc: dict, extra: dict, key: tuple) -> list[dict]:
     out = []
     for name, o in outputs.items():
         f = o["fidelity"]
-        out.append(dict(zip(FIELDS, (*key, name, f["pck@0.05"], f["pck@0.1"], f["limb_angle_deg"], f["complete_body"],
+        out.append(dict(zip(FIELDS, (*key, name + suffix, f["pck@0.05"], f["pck@0.1"], f["limb_angle_deg"], f["complete_body"],
                                      f["hands_found"], o["face"]["found"], o["face"]["sharpness_ratio"],
                                      o["separation"]["background_change"], o["temporal"]["flicker"],
                                      o["temporal"]["warp_error"], o["identity"]["feature_distance"],
@@ -143,8 +146,13 @@ def main() -> None:
     parser.add_argument("--hd-work", type=Path, default=Path("/tmp/dancegen-hd"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/dancegen-judge"))
     parser.add_argument("--out", type=Path, default=quality.REPO / "benchmarks" / "results" / "judge.csv")
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="params.yaml settings of the models and transfers")
+    parser.add_argument("--tag", default="", help="names the --set runs: folders and outputs")
     parser.add_argument("--summary", type=Path)
     args = parser.parse_args()
+    args.settings = [f"extract.size={args.extract_size}", *args.overrides]
+    args.suffix = f"-{args.tag}" if args.tag else ""
     if args.summary:
         return summary(args.summary)
     for seed in args.seeds:
@@ -152,12 +160,18 @@ def main() -> None:
             run = workspace(args.work, args.hd_work, personal, reference, seed, args)
             for variant in args.variants:
                 quality.run_stage(run, "transfer", personal, variant, reference)
+                stats = json.loads((run / "data" / "transfer" / personal / variant / reference / "stats.json").read_text())
+                print(f"[{personal} ← {reference} s{seed}] {variant}: I_in from {stats['distinct_input_frames']} frames, "
+                      f"parts from {stats['distinct_source_frames']}, {stats['parts_not_from_input']:.0%} of parts "
+                      "not from I_in", flush=True)
             quality.run_stage(run, "judge", personal, reference)
             doc = json.loads((run / "reports" / "judge" / personal / reference / "metrics.json").read_text())
+            named = "@" + args.tag if args.tag else ""
             if args.no_baselines:
-                found = [r for r in rows(doc, {}, (personal, reference, seed)) if r["output"] in args.variants]
+                found = [r for r in rows(doc, {}, (personal, reference, seed), named)
+                         if r["output"] in [v + named for v in args.variants]]
             else:
-                found = rows(doc, broken(run, personal, reference, args.late), (personal, reference, seed))
+                found = rows(doc, broken(run, personal, reference, args.late), (personal, reference, seed), named)
             quality.append(args.out, found, FIELDS)
             print(f"[{personal} ← {reference} s{seed}] " + ", ".join(
                 f"{r['output']} PCK {r['pck10']:.3f} warp {r['warp_error']:.4f} rank {r['q5_rank']:.2f}"

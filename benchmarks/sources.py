@@ -1,6 +1,7 @@
 """Per-part sources without training: the tangram of each form on the test pairs, and the index's cost.
 
-    .venv/bin/python benchmarks/sources.py tangram --work /tmp/dancegen-hd --clips woman basketball fashion
+    .venv/bin/python benchmarks/sources.py tangram --work /tmp/dancegen-hd --clips woman basketball fashion \
+        --weights 2,1,0 2,1,0.15
     .venv/bin/python benchmarks/sources.py index --work /tmp/dancegen-hd --clips woman
 
 ``tangram``: for every preprocessed clip (``<work>/<clip>/base``, as ``quality.py`` or ``hd.py`` leave
@@ -9,7 +10,8 @@ it), the tangram over B_in (no network) on the test pairs at R = 128, scored aga
   * ``single``          the paper's: every part from the pair's I_in (random, as the test pairs are drawn)
   * ``single_nearest``  every part from the training frame of nearest whole-body pose (transfer's I_in)
   * ``per_part``        each part from its own frame (:mod:`dancegen.model.sources`), for each
-                        ``--weights w_context,w_visible``
+                        ``--weights w_context,w_visible,keep_margin``, over either I_in above (the
+                        frame that keeps each part unless another poses it nearer by the margin)
 with the distinct source frames used and the seam measure: the mean |ΔL*| (CIELAB lightness) between
 each part in its source frame and the same part in the true frame.
 
@@ -96,10 +98,12 @@ def tangram(work: Path, clips: list[str], weights: list[str]) -> None:
             forms = {"single (random I_in)": (spec, index[:, 0]),
                      "single (nearest I_in)": (spec, nearest_inputs(video, index[:, 1], window, spec.posemap.min_conf))}
             for w in weights:
-                wc, wv = (float(x) for x in w.split(","))
-                sources = dataclasses.replace(spec.sources, mode="per_part", w_context=wc, w_visible=wv)
-                forms[f"per_part (w_context {wc:g}, w_visible {wv:g})"] = (
-                    dataclasses.replace(spec, sources=sources), forms["single (nearest I_in)"][1])
+                wc, wv, margin = (float(x) for x in w.split(","))
+                sources = dataclasses.replace(spec.sources, mode="per_part", w_context=wc, w_visible=wv,
+                                              keep_margin=margin)
+                for over in ("random", "nearest"):
+                    forms[f"per_part (w_context {wc:g}, w_visible {wv:g}, keep_margin {margin:g}; {over} I_in)"] = (
+                        dataclasses.replace(spec, sources=sources), forms[f"single ({over} I_in)"][1])
             for name, (form_spec, inputs) in forms.items():
                 s = score_form(video, form_spec, index, inputs)
                 print(f"| {clip} | {name} | {s['whole_ssim']:.4f} | {s['fg_ssim']:.4f} | {s['whole_psnr']:.2f} | "
@@ -139,7 +143,8 @@ def main() -> None:
     parser.add_argument("what", choices=("tangram", "index"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/dancegen-hd"))
     parser.add_argument("--clips", nargs="+", default=["woman", "basketball", "fashion"])
-    parser.add_argument("--weights", nargs="+", default=["0.5,1", "0,1", "1,1", "0.5,0", "0.5,3"])
+    parser.add_argument("--weights", nargs="+", default=["2,1,0", "2,1,0.15"],
+                        help="per-part forms, each w_context,w_visible,keep_margin")
     parser.add_argument("--lengths", nargs="+", type=int, default=[250, 1000, 5000, 20000])
     args = parser.parse_args()
     if args.what == "tangram":

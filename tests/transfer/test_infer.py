@@ -58,13 +58,14 @@ def write_clip(data: Path, name: str, role: str, n: int, missing: tuple[int, ...
                 pose.append(fr.keypoints, True, fr.mask, fr.parts)
 
 
-def save_model(path: Path, variant: str, resolution: int = R) -> Generators:
-    """An untrained tiny generator, saved the way train.py saves the trained one."""
+def save_model(path: Path, variant: str, resolution: int = R, **meta) -> Generators:
+    """An untrained tiny generator, saved the way train.py saves the trained one (``meta``: more of
+    what train records)."""
     torch.manual_seed(0)
     g = Generators(GeneratorConfig(variant, pose_channels(POSEMAP.K), ngf=4, n_downsample=2, n_blocks=1,
                                    n_local_blocks=1, upsample="transpose", compose="paper"))
     g.enhance()
-    save_generators(path, g, resolution, {"variant": variant, "steps": 0, "vgg_used": False, "sp_used": False})
+    save_generators(path, g, resolution, {"variant": variant, "steps": 0, "vgg_used": False, "sp_used": False, **meta})
     return g.eval()
 
 
@@ -185,6 +186,8 @@ def test_transfer_writes_videos_stills_and_stats(data, tmp_path, variant):
     assert stats["jitter_raw"] < 0.1 and abs(stats["jitter_smoothed"] - stats["jitter_raw"]) < 0.01
     # rendered at the frames' size S (infer.size 0) from a model at R; full.mp4 at the source's own size
     assert stats["render_size"] == S
+    # every part from I_in
+    assert stats["distinct_source_frames"] == stats["distinct_input_frames"] and stats["parts_not_from_input"] == 0
     for name, size in (("result", (S, S)), ("composite", (S, S)), ("side_by_side", (2 * S, S)), ("skeleton", (S, S)),
                        ("full", SOURCE_SIZE)):
         info = ffprobe(out / f"{name}.mp4")
@@ -272,6 +275,14 @@ def test_a_sound_shorter_than_the_frames_is_padded_with_silence(tmp_path):
     durations = stream_durations(tmp_path / "v.mp4")
     assert durations["video"] == pytest.approx(1.5, abs=1e-3)
     assert abs(durations["audio"] - 1.5) <= 1 / fps
+
+
+def test_a_per_part_model_transfers_with_parts_from_more_frames_than_its_inputs(data, tmp_path):
+    """The model file's per-part sources reach transfer, and its stats say where the parts came from."""
+    save_model(tmp_path / "model.pt", "ours", sources_params={"mode": "per_part", "keep_margin": 0.0})
+    stats = run_transfer(tmp_path / "t", data, "ours", InferParams(batch_size=5), model=tmp_path / "model.pt")
+    assert stats["frames"] == N_REFERENCE and 0 < stats["parts_not_from_input"] <= 1
+    assert stats["distinct_source_frames"] > stats["distinct_input_frames"]
 
 
 def test_transfer_honours_max_frames_and_retarget_off(data, tmp_path):

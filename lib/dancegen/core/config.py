@@ -89,6 +89,7 @@ class SourcesParams:
     exclude_window: int = 15   # training pairs: no part from within this many frames of I_ref
     w_context: float = 2.0     # weight of the part's neighbours (body facing, the joint it hangs from)
     w_visible: float = 1.0     # cost of a part hidden or unparsed in a candidate frame (1 − its visible share)
+    keep_margin: float = 0.15  # I_in keeps a part unless a frame poses it nearer by more than this (cost units)
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,7 @@ def _check_choices_and_loss(p: Params, bad) -> None:
     for key in ("w_rela", "w_gp", "w_fm", "w_vgg", "w_sp", "w_s", "w_l1", "w_synthesis"):
         if getattr(p.loss, key) < 0:
             raise bad(f"loss.{key}", f"must be >= 0, got {getattr(p.loss, key)}")
-    for key in ("exclude_window", "w_context", "w_visible"):
+    for key in ("exclude_window", "w_context", "w_visible", "keep_margin"):
         if getattr(p.sources, key) < 0:
             raise bad(f"sources.{key}", f"must be >= 0, got {getattr(p.sources, key)}")
     if not isinstance(p.loss.gp_every, int) or p.loss.gp_every < 1:

@@ -5,16 +5,20 @@ raised in the reference, lowered in I_in; an arm parsed as torso in a side view)
 A personal video has shown each part in many poses: for a reference pose, :class:`PartIndex` picks,
 per part, the training frame minimising
 
-    cost² = |d_ref − d_src|² + w_context² |c_ref − c_src|² + w_visible² (1 − v_src)²
+    cost² = |d_ref − d_src|² + w_context² |c_ref − c_src|² + w_visible² max(0, 1 − v_src / v̄)²
 
 where d is the part's own segment and c its context (the way the body faces, the next part of the
 limb), both :func:`dancegen.body.distances.part_descriptors` (divided by the body's size, relative to
-the joint the part hangs from), and v is the part's visible share in that frame
-(:func:`dancegen.body.parts.part_visibility`, from its parsing). The affine warp then carries the
-part from its own frame onto the reference pose exactly as it does from I_in.
+the joint the part hangs from), v is the part's visible share in that frame
+(:func:`dancegen.body.parts.part_visibility`, from its parsing) and v̄ its median over the frames
+that show it (shape maps and parsings rarely overlap whole: a part shown as usual costs nothing, so
+its pose decides). The input frame I_in keeps each part unless a frame poses it nearer by more than
+``sources.keep_margin``: parts of other frames differ in cloth folds and glints, so a swap pays
+only where I_in's pose of the part is off. The affine warp then carries each part from its own
+frame onto the reference pose exactly as it does from I_in.
 
 The index is one k-d tree per part over the training frames (points: d, w_context·c,
-w_visible·(1 − v); the query's last coordinate is 0, so the tree's nearest point is the cost's
+w_visible·max(0, 1 − v / v̄); the query's last coordinate is 0, so the tree's nearest point is the cost's
 minimum): a query costs O(log N), and the index O(N) small floats, whatever the video's length.
 A reference pose whose part context is unknown searches a second tree of the part's own segment.
 ``exclude`` (training: the reference frame) removes every frame within ``sources.exclude_window``
@@ -75,6 +79,9 @@ class PartIndex:
     def __init__(self, frames: np.ndarray, keypoints: np.ndarray, visible: np.ndarray, params: SourcesParams,
                  min_conf: float):
         self.params, self.min_conf = params, min_conf
+        # (10,) each part's median visible share over the frames that show it: shape maps and parsings
+        # rarely overlap whole, so a part as visible as usual is not hidden.
+        self.typical = np.array([np.median(v[v > 0]) if (v > 0).any() else 1.0 for v in visible.T], np.float32)
         full, short, own, context = self.points(keypoints, visible)
         self.trees = [(_PartTree(frames[context[:, k]], full[context[:, k], k]),
                        _PartTree(frames[own[:, k]], short[own[:, k], k])) for k in range(NUM_PARTS)]
@@ -87,7 +94,7 @@ class PartIndex:
         # A part no pixel of the frame shows cannot be taken from it.
         own &= visible > 0
         context &= own
-        hidden = self.params.w_visible * (1.0 - visible[..., None])                      # (N, 10, 1)
+        hidden = self.params.w_visible * np.clip(1.0 - visible / self.typical, 0.0, None)[..., None]  # (N, 10, 1)
         full = np.concatenate([desc[..., :2], self.params.w_context * desc[..., 2:], hidden], -1)
         return full, np.concatenate([desc[..., :2], hidden], -1), own, context
 
@@ -111,7 +118,7 @@ class PartIndex:
             if space == 0 and frame < 0 and own[0, k]:
                 space, query = 1, np.concatenate([desc[0, k, :2], [0.0]])
                 frame, cost = short.nearest(query, exclude, self.params.exclude_window)
-            if kept is not None and kept[3 - space][0, k] and np.linalg.norm(kept[space][0, k] - query) <= cost:
+            if kept is not None and kept[3 - space][0, k] and np.linalg.norm(kept[space][0, k] - query) <= cost + self.params.keep_margin:
                 frame = incumbent[0]
             out[k] = frame
         return out

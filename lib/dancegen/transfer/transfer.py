@@ -20,7 +20,8 @@ Transfer directory ``data/transfer/<video>/<variant>/<reference>/`` (:func:`tran
                          ``mean_nearest_pose_distance``, ``retarget_scale`` (null when retargeting is off),
                          ``jitter_raw`` / ``jitter_smoothed`` (mean joint acceleration of the driving poses,
                          px/frame² of the personal frames, before / after smoothing; :func:`dancegen.transfer.retarget.jitter`),
-                         ``distinct_input_frames``
+                         ``distinct_input_frames`` (I_in), ``distinct_source_frames`` and ``parts_not_from_input``
+                         (where the parts came from: per-part sources)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from dancegen.body.posemaps import draw_skeleton, history_indices
 from dancegen.core.config import InferParams, InputSpec, PosemapParams
 from dancegen.core.errors import DanceGenError
 from dancegen.core.images import central_square, resize_area, write_png
+from dancegen.model.inputs import InputBuilder
 from dancegen.model.personal import PersonalVideo
 from dancegen.transfer.compositing import FullFrame, composite
 from dancegen.transfer.infer import Generated, Renderer, batched, open_renderer
@@ -197,9 +199,19 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
                      "mean_nearest_pose_distance": finite_mean(distance),
                      "retarget_scale": driving.scale,
                      "jitter_raw": driving.jitter_raw, "jitter_smoothed": driving.jitter_smoothed,
-                     "distinct_input_frames": int(len(np.unique(nearest)))}
+                     "distinct_input_frames": int(len(np.unique(nearest))),
+                     **_source_stats(renderer.builder, asked)}
             (tmp / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     return stats
+
+
+def _source_stats(builder: InputBuilder, asked: Driving) -> dict:
+    """Where the parts came from: ``distinct_source_frames`` (training frames any part was taken
+    from; ``distinct_input_frames`` with every part from I_in) and ``parts_not_from_input`` (the share
+    of parts taken from another frame than I_in; 0 with ``sources.mode: single``)."""
+    sources = np.stack([builder.sources(int(t), pose) for t, pose in zip(asked.inputs, asked.poses)])  # (n, 10)
+    return {"distinct_source_frames": int(len(np.unique(sources))),
+            "parts_not_from_input": float(np.mean(sources != asked.inputs[:, None])) if len(sources) else 0.0}
 
 
 def _full_framing(video: PersonalVideo) -> FullFrame:
