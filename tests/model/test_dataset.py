@@ -29,7 +29,9 @@ def test_item_layout_and_ranges(video):
     assert shapes == {"I_in": (3, 32, 32), "I_ref": (3, 32, 32), "B": (3, 32, 32), "B_in": (3, 32, 32),
                       "parsing_in": (32, 32), "hidden_in": (10, 32, 32), "P_in": (15, 32, 32),
                       "hole_in": (1, 32, 32), "theta": (10, 2, 3), "part_valid": (10,), "P_ref": (45, 32, 32), "H_ref": (1, 32, 32),
-                      "in_frame": (), "ref_frame": ()}
+                      "in_frame": (), "ref_frame": (),
+                      # per-part sources (the default): each part's frame and its image and parsing
+                      "I_parts": (10, 3, 32, 32), "parsing_parts": (10, 32, 32), "sources": (10,)}
     for key in ("I_in", "I_ref", "B", "B_in"):
         assert item[key].dtype == torch.float32
         assert -1.0 <= item[key].min() and item[key].max() <= 1.0

@@ -34,7 +34,7 @@ def test_one_source_frame_for_every_part_gives_the_single_frame_tangram(video):
     """Per-part stacks that all hold I_in warp to exactly the paper's tangram."""
     with PersonalVideo(video) as v:
         t_in, t_ref = int(v.train_frames[2]), int(v.train_frames[-1])
-        single = v.builder(32, InputSpec(PosemapParams(K=1))).sample(t_in, v.history(t_ref, 1))
+        single = v.builder(32, InputSpec(PosemapParams(K=1), sources=SourcesParams(mode="single"))).sample(t_in, v.history(t_ref, 1))
         stacked = {**single, "I_parts": single["I_in"].expand(NUM_PARTS, -1, -1, -1),
                    "parsing_parts": single["parsing_in"].expand(NUM_PARTS, -1, -1)}
         assert torch.equal(_tangram(stacked), _tangram(single))

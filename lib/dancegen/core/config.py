@@ -84,7 +84,7 @@ SOURCES = ("single", "per_part")        # sources.mode (dancegen.model.sources)
 
 @dataclass(frozen=True)
 class SourcesParams:
-    mode: str = "single"       # single (the paper's: every part from I_in) | per_part (each part from the
+    mode: str = "per_part"     # single (the paper's: every part from I_in) | per_part (each part from the
                                # training frame that shows it best, dancegen.model.sources)
     exclude_window: int = 15   # training pairs: no part from within this many frames of I_ref
     w_context: float = 2.0     # weight of the part's neighbours (body facing, the joint it hangs from)
