@@ -79,7 +79,7 @@ class InputBuilder:
         self.background = to_image_tensor(resize_area(background, resolution))   # (3, R, R)
         self._frames: OrderedDict[int, dict[str, torch.Tensor]] = OrderedDict()
         self._scene_of: tuple[int, dict[str, torch.Tensor]] | None = None
-        self._visible: dict[int, np.ndarray] = {}      # I_in's parts' visible shares (per-part sources)
+        self._visible: dict[int, np.ndarray] = {}      # I_in's visible shares where the index has none (a test frame)
 
     def person(self, t: int) -> np.ndarray:
         """``(S, S) bool``: :func:`person_region` of frame t."""
@@ -122,9 +122,12 @@ class InputBuilder:
         within the window around ``exclude``), or where there is no choice; else that choice."""
         if self.index is None:
             return np.full(NUM_PARTS, t_in, np.int64)
-        if t_in not in self._visible:
-            self._visible = {t_in: frame_visibility(self.pose, t_in, self.posemap)}
-        chosen = self.index.sources(pose, exclude, (t_in, self.pose.keypoints[t_in], self._visible[t_in]))
+        visible = self.index.visible.get(t_in)       # a training frame's, measured when the index was built
+        if visible is None:
+            if t_in not in self._visible:
+                self._visible = {t_in: frame_visibility(self.pose, t_in, self.posemap)}
+            visible = self._visible[t_in]
+        chosen = self.index.sources(pose, exclude, (t_in, self.pose.keypoints[t_in], visible))
         return np.where(chosen >= 0, chosen, t_in)
 
     def _affines(self, sources: np.ndarray, pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -82,6 +82,7 @@ class PartIndex:
         # (10,) each part's median visible share over the frames that show it: shape maps and parsings
         # rarely overlap whole, so a part as visible as usual is not hidden.
         self.typical = np.array([np.median(v[v > 0]) if (v > 0).any() else 1.0 for v in visible.T], np.float32)
+        self.visible = dict(zip(frames.tolist(), visible))     # frame → (10,) visible shares
         full, short, own, context = self.points(keypoints, visible)
         self.trees = [(_PartTree(frames[context[:, k]], full[context[:, k], k]),
                        _PartTree(frames[own[:, k]], short[own[:, k], k])) for k in range(NUM_PARTS)]
