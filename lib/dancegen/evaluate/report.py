@@ -456,8 +456,8 @@ def _scores_markdown(metrics: dict, inputs: ReportInputs) -> list[str]:
     md += [line for label, note in _PERCEPTUAL_NOTES.items() if label in used for line in (note, "")]
     md += ["## Test-set scores (mean over personal videos)", "",
            "Rows in italics are baselines with no learning: the input frame copied, the background "
-           "plate, and the tangram (the warped parts, each completed where another part hid it, over "
-           "B_in, the input frame's own room with its "
+           "plate, and the tangram (the warped parts, taken from where *parts from* says for Ours — "
+           "`sources.mode` —, each completed where another part hid it, over B_in, the input frame's own room with its "
            "person replaced by the plate). A model is worth having where it beats them.", "",
            metric_tables(metrics[MEAN_KEY], variants), ""]
     hd = hd_table(metrics[MEAN_KEY], variants)
