@@ -104,22 +104,25 @@ class PartIndex:
         """``(10,) int64``: for the reference ``pose (133, 3)``, each part's source frame, -1 where
         the pose lacks the part or no frame outside ``exclude ± sources.exclude_window`` has it.
         ``incumbent`` (frame, its keypoints (133, 3), its visible shares (10,)), the input frame I_in,
-        keeps each part it shows at no higher cost than the index's choice: per-part sources only
-        add candidates to the paper's single I_in."""
-        desc, own, context = part_descriptors(pose[None], self.min_conf)
+        keeps each part it shows unless the index's choice costs less by more than
+        ``sources.keep_margin``: per-part sources only add candidates to the paper's single I_in."""
+        # The reference as a point of both spaces: shown as usual, so its hidden coordinate is 0.
+        queries = self.points(pose[None], self.typical[None])
         kept = None if incumbent is None else self.points(incumbent[1][None], incumbent[2][None])
         out = np.full(NUM_PARTS, -1, np.int64)
-        for k, (full, short) in enumerate(self.trees):
-            space = 0 if context[0, k] else 1 if own[0, k] else None
-            if space is None:
+        for k, trees in enumerate(self.trees):
+            # the full space where the part's context is known, the part's own segment where not
+            # (or where no frame outside the window has the context)
+            spaces = [0, 1] if queries[3][0, k] else [1] if queries[2][0, k] else []
+            if not spaces:
                 continue
-            query = (np.concatenate([desc[0, k, :2], self.params.w_context * desc[0, k, 2:], [0.0]]) if space == 0
-                     else np.concatenate([desc[0, k, :2], [0.0]]))
-            frame, cost = (full, short)[space].nearest(query, exclude, self.params.exclude_window)
-            if space == 0 and frame < 0 and own[0, k]:
-                space, query = 1, np.concatenate([desc[0, k, :2], [0.0]])
-                frame, cost = short.nearest(query, exclude, self.params.exclude_window)
-            if kept is not None and kept[3 - space][0, k] and np.linalg.norm(kept[space][0, k] - query) <= cost + self.params.keep_margin:
+            for space in spaces:
+                query = queries[space][0, k]
+                frame, cost = trees[space].nearest(query, exclude, self.params.exclude_window)
+                if frame >= 0:
+                    break
+            shown = kept is not None and (kept[3], kept[2])[space][0, k]     # I_in has the part in this space
+            if shown and np.linalg.norm(kept[space][0, k] - query) <= cost + self.params.keep_margin:
                 frame = incumbent[0]
             out[k] = frame
         return out
