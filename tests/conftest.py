@@ -1,9 +1,11 @@
 """Helpers the test modules share: a short demo clip in the pipeline's on-disk formats, its pair
 dataset and batches (imported as ``from conftest import …``; pytest puts this folder on the path)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from dancegen import demo
@@ -53,3 +55,16 @@ def batch_of(video, resolution: int, n: int = 2) -> dict[str, torch.Tensor]:
     ds = dataset(video, resolution)
     items = [ds[i] for i in range(n)]
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def engine_cache(tmp_path_factory):
+    """The inference engine's exports (dancegen.transfer.engine) go to a folder of the test session,
+    never into the user's cache."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before

@@ -126,8 +126,9 @@ def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
     out = tmp_path / "ours.h5"
     with PersonalVideo(paths) as video:
         counts = infer_video(out, video, data / "models" / "ours" / "model.pt", SPEC, InferParams(batch_size=4))
-    assert counts == {"pairs": 6, "run_frames": 10, "render_size": S}
+    assert counts == {"pairs": 6, "run_frames": 10, "render_size": S, "engine": "openvino"}
     with h5py.File(out, "r") as f:
+        assert f.attrs["engine"] == "openvino"
         assert f["pairs_out"].shape == (6, R, R, 3) and f["pairs_out"].dtype == np.uint8
         assert f["pairs_fg"].shape == (6, R, R, 3) and f["run_fg"].shape == (10, R, R, 3)
         assert f["run_out"].shape == (10, R, R, 3)

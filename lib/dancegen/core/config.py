@@ -131,6 +131,7 @@ class TrainParams:
 
 PERCEPTUAL = ("auto", "vgg19", "efficientnet_lite0", "off")
 COMPOSE = ("flow", "blend", "paper")    # model.compose (dancegen.model.generators)
+ENGINES = ("openvino", "torch")          # infer.engine (dancegen.transfer.engine)
 SYNTHESIS_TARGETS = ("both", "green", "scene")  # loss.synthesis_target (dancegen.model.generators.SYNTHESIS_JUDGED)
 
 
@@ -176,6 +177,7 @@ class InferParams:
     smooth_order: int = 3            # its polynomial order, below smooth_window
     max_gap: int = 5                 # a joint missing for at most this many frames is interpolated; 0 = never
     size: int = 0                    # render size H: the nets run at R, their fields are applied at H; 0 = the frames' size
+    engine: str = "openvino"         # what the generator nets run in on a CPU: openvino | torch (transfer/engine.py)
 
 
 @dataclass(frozen=True)
@@ -362,6 +364,7 @@ def _check_choices_and_loss(p: Params, bad) -> None:
     for key, val, known in (("model.upsample", p.model.upsample, ("resize", "transpose")),
                             ("model.compose", p.model.compose, COMPOSE),
                             ("sources.mode", p.sources.mode, SOURCES),
+                            ("infer.engine", p.infer.engine, ENGINES),
                             ("loss.perceptual", p.loss.perceptual, PERCEPTUAL),
                             ("loss.synthesis_target", p.loss.synthesis_target, SYNTHESIS_TARGETS)):
         if val not in known:

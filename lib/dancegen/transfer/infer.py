@@ -45,6 +45,7 @@ from dancegen.model.inputs import InputBuilder
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import read_pairs
 from dancegen.transfer.compositing import despill_green
+from dancegen.transfer.engine import use_engine
 
 
 def load_model(path: str | Path, device: torch.device) -> tuple[Generators, int, dict]:
@@ -131,6 +132,7 @@ class Renderer:
     builder: InputBuilder
     builder_hd: InputBuilder | None
     device: torch.device
+    engine: str = "torch"       # what the nets run in (:mod:`dancegen.transfer.engine`)
 
     @property
     def size(self) -> int:
@@ -145,16 +147,18 @@ class Renderer:
         return generate(self.generators, samples, self.device, hd)
 
 
-def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec, size: int | None
-                  ) -> tuple[Renderer, dict]:
-    """(the :class:`Renderer` of ``model_file`` on ``video`` at render size ``infer.size``, the model's
-    meta). Its parts come from where the model was trained to take them (:func:`trained_sources`)."""
+def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec, size: int | None,
+                  engine: str = "torch") -> tuple[Renderer, dict]:
+    """(the :class:`Renderer` of ``model_file`` on ``video`` at render size ``infer.size``, its nets in
+    ``infer.engine`` where it can take them, the model's meta). Its parts come from where the model
+    was trained to take them (:func:`trained_sources`)."""
     device = compute_device()
     generators, resolution, meta = load_model(model_file, device)
     spec = dataclasses.replace(spec, sources=trained_sources(meta))
     h = render_size(size, video.size, resolution)
     builder_hd = video.builder(h, spec) if h != resolution else None
-    return Renderer(generators, video.builder(resolution, spec), builder_hd, device), meta
+    engine = use_engine(generators, model_file, resolution, engine, device)
+    return Renderer(generators, video.builder(resolution, spec), builder_hd, device, engine), meta
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:
@@ -206,7 +210,7 @@ def infer_video(out_path: str | Path, video: PersonalVideo, model_file: str | Pa
     """Synthesize the test pairs and the consecutive test run of one personal video at the model's
     resolution R, and the test pairs at the render size H (``infer.size``; infer file, module
     docstring). Returns counts: ``pairs``, ``run_frames``, ``render_size``."""
-    renderer, meta = open_renderer(model_file, video, spec, infer.size)
+    renderer, meta = open_renderer(model_file, video, spec, infer.size, infer.engine)
     at_r = dataclasses.replace(renderer, builder_hd=None)
     pairs, run, K = read_test_pairs(video.paths.pairs, video), video.test_frames, spec.posemap.K
     if not len(run):
@@ -231,5 +235,5 @@ def infer_video(out_path: str | Path, video: PersonalVideo, model_file: str | Pa
                 out.append("pairs_hd", renderer([(t_in, video.history(t_ref, K), t_ref) for t_in, t_ref in chunk]).final)
         f.attrs.update(video=video.name, variant=renderer.generators.config.variant, resolution=at_r.size,
                        render_size=renderer.size, K=K, run_input_frame=int(run[0]), model=str(model_file),
-                       model_meta=json.dumps(meta))
-    return {"pairs": len(pairs), "run_frames": len(run), "render_size": renderer.size}
+                       model_meta=json.dumps(meta), engine=renderer.engine)
+    return {"pairs": len(pairs), "run_frames": len(run), "render_size": renderer.size, "engine": renderer.engine}

@@ -341,7 +341,7 @@ def run_live(run: LiveRun, params, log=print) -> LiveStats:
     torch.set_num_threads(1)                  # generation has one core; detection the other
     spec, infer = params.inputs, params.infer
     with PersonalVideo(run.personal) as video:
-        renderer, _ = open_renderer(run.model, video, spec, run.size or None)
+        renderer, _ = open_renderer(run.model, video, spec, run.size or None, infer.engine)
         scene = load_scene(run.scene, renderer.size) if run.scene else None
         driving = LiveDriving(video, infer, spec.posemap.min_conf)
         output = _Generation(renderer, scene, infer.edge_blur, spec.posemap.K)

@@ -179,7 +179,7 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
     if video.frames.surround is None or "crop" not in video.frames.attrs:
         raise DanceGenError(video.paths.frames, "records no scene around its crop, which full.mp4 needs "
                             "(made before it did: re-run extract)")
-    renderer, _ = open_renderer(paths.model, video, spec, infer.size)
+    renderer, _ = open_renderer(paths.model, video, spec, infer.size, infer.engine)
     with FrameStore(paths.ref_frames) as ref_frames, PoseStore(paths.ref_pose) as ref_pose:
         if len(ref_frames) != len(ref_pose):
             raise DanceGenError(paths.ref_pose, f"has {len(ref_pose)} frames but {paths.ref_frames} "
@@ -193,7 +193,7 @@ def transfer(out_dir: str | Path, video: PersonalVideo, paths: TransferPaths, sp
             asked = Driving(driving.poses[:n], train_frames[nearest])
             render.videos(tmp, asked.poses, asked.inputs, ref_frames, still_frames(ref_pose.valid[:n]))
             asked.write(tmp / "driving.h5")
-            stats = {"frames": n, "fps": ref_frames.fps, "render_size": renderer.size,
+            stats = {"frames": n, "fps": ref_frames.fps, "render_size": renderer.size, "engine": renderer.engine,
                      "reused_pose_frames": int(driving.reused[:n].sum()),
                      "interpolated_pose_frames": int(driving.interpolated[:n].sum()),
                      "mean_nearest_pose_distance": finite_mean(distance),
