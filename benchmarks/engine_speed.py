@@ -11,7 +11,8 @@ channels at each size and batch (a net's cost does not depend on the pixels). En
   ``onnxruntime``  the net exported to ONNX (``torch.onnx.export``, TorchScript exporter, opset 17,
                    dynamic batch and size), CPU execution provider, all graph optimisations
   ``openvino``   the same ONNX file compiled for the CPU, ``INFERENCE_PRECISION_HINT`` f32
-  ``openvino-auto``  OpenVINO's own default precision (bf16 on a CPU with AMX / AVX-512 BF16)
+  ``openvino-auto``  OpenVINO's own default precision (bf16 on a CPU with AMX / AVX-512 BF16): what
+                 :mod:`dancegen.transfer.engine` runs (both with its threads and no CPU pinning)
 The cases are interleaved over ``--rounds``; medians are printed, with the CPU and its flags.
 Engines that are not installed are left out with a line saying so.
 """
@@ -71,8 +72,9 @@ def engines(nets: dict, channels: dict, folder: Path) -> dict:
         import openvino as ov
 
         core = ov.Core()
+        shipped = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "ENABLE_CPU_PINNING": False}   # engine.py's
         for label, hint in (("openvino", {"INFERENCE_PRECISION_HINT": "f32"}), ("openvino-auto", {})):
-            compiled = {n: core.compile_model(core.read_model(str(f)), "CPU", hint) for n, f in files.items()}
+            compiled = {n: core.compile_model(core.read_model(str(f)), "CPU", {**shipped, **hint}) for n, f in files.items()}
             found[label] = {n: (lambda c: lambda x: c(x)[0])(c) for n, c in compiled.items()}
         print(f"openvino {ov.__version__}")
     except (ImportError, RuntimeError) as error:

@@ -84,7 +84,9 @@ def _openvino_nets(generators, model_file: Path, resolution: int) -> dict[str, C
     if not all((folder / f"{name}.xml").is_file() for name in generators.nets):
         _export(generators, resolution, folder)
     core = ov.Core()
-    config = {"INFERENCE_NUM_THREADS": torch.get_num_threads()}     # as many threads as torch was given
+    # As many threads as torch was given, and none pinned to a core: pinned, OpenVINO's threads slow
+    # every later torch step of the process by ~30 % (the warp, the composites, training in tests).
+    config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "ENABLE_CPU_PINNING": False}
     return {name: CompiledNet(core.compile_model(core.read_model(str(folder / f"{name}.xml")), "CPU", config))
             for name in generators.nets}
 
