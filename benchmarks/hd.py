@@ -72,7 +72,8 @@ def speed(run: Path, clip: str, sizes: list[int], repeats: int) -> None:
     params = load_params(run / "params.yaml")
     paths = VideoPaths.of(clip, run / "data")
     with PersonalVideo(paths) as video:
-        renderers = {size: open_renderer(model_path(clip, "ours", run / "data"), video, params.inputs, size)[0]
+        renderers = {size: open_renderer(model_path(clip, "ours", run / "data"), video, params.inputs, size,
+                                         params.infer.engine)[0]
                      for size in [None, *sizes]}
         t_in, K = int(video.train_frames[0]), params.posemap.K
         jobs = [(t_in, video.history(int(t), K)) for t in video.test_frames[:8]]

@@ -132,7 +132,7 @@ class Renderer:
     builder: InputBuilder
     builder_hd: InputBuilder | None
     device: torch.device
-    engine: str = "torch"       # what the nets run in (:mod:`dancegen.transfer.engine`)
+    engine: str                 # what the nets run in (:mod:`dancegen.transfer.engine`)
 
     @property
     def size(self) -> int:
@@ -148,7 +148,7 @@ class Renderer:
 
 
 def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec, size: int | None,
-                  engine: str = "torch") -> tuple[Renderer, dict]:
+                  engine: str) -> tuple[Renderer, dict]:
     """(the :class:`Renderer` of ``model_file`` on ``video`` at render size ``infer.size``, its nets in
     ``infer.engine`` where it can take them, the model's meta). Its parts come from where the model
     was trained to take them (:func:`trained_sources`)."""
