@@ -339,6 +339,21 @@ def test_without_hidden_pixels_the_amodal_warp_is_the_papers():
     assert not hidden_out.any()
 
 
+def test_only_the_parts_with_hidden_pixels_are_completed_and_the_result_is_filling_every_part():
+    from dancegen.body.parts import _completion, fill_from_neighbours
+
+    kp = arms_crossed()
+    _, image, parsing, hidden = _inputs(kp)
+    images = image.reshape(1, 1, 3, S, S).expand(1, NUM_PARTS, 3, S, S)
+    masks = part_masks(parsing).float()
+    visible = images * masks[:, :, None]
+    assert 0 < int((hidden.flatten(2) > 0).any(2).sum()) < NUM_PARTS      # some parts hidden, some not
+    every = fill_from_neighbours(visible.reshape(NUM_PARTS, 3, S, S), masks.reshape(NUM_PARTS, 1, S, S))
+    expected = every.reshape(1, NUM_PARTS, 3, S, S) * hidden[:, :, None]
+    assert torch.equal(_completion(visible, masks, hidden), expected)
+    assert not _completion(visible, masks, torch.zeros_like(hidden)).any()
+
+
 def test_fill_from_neighbours_keeps_known_colours_and_fills_holes():
     from dancegen.body.parts import fill_from_neighbours
 

@@ -99,3 +99,18 @@ def test_a_schedule_the_generators_cannot_follow_fails_at_load(tmp_path):
         load_params(write(tmp_path, train={"half_size": ["posewrap"]}))
     with pytest.raises(DanceGenError, match="params.yaml: 'train.high_res' must be twice"):
         load_params(write(tmp_path, train={"low_res": 64, "high_res": 96}))
+
+
+def test_numpys_blas_runs_on_one_thread_unless_the_user_says_otherwise():
+    # its idle workers spin and take a core from torch and MediaPipe (dancegen/__init__.py)
+    import os
+    import subprocess
+    import sys
+
+    probe = "import dancegen, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "1"
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "3"

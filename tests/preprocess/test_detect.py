@@ -15,7 +15,8 @@ from dancegen.core.config import PoseParams, PosemapParams
 from dancegen.preprocess.detect import DetectSummary, detect_video, is_valid, run_bounds
 from dancegen.preprocess.crowd import OthersInView, frame_ranges, refuse_crowded
 from dancegen.preprocess.detect.people import confirmed, find_other, same_person, verdict
-from dancegen.preprocess.detect.mediapipe import HolisticDetector, PoseFinder, SelfieSegmenter, holistic_to_keypoints
+from dancegen.preprocess.detect.mediapipe import (HolisticDetector, PoseFinder, PoseTracker, SelfieSegmenter,
+                                               holistic_to_keypoints)
 from dancegen.core.errors import DanceGenError
 from dancegen.body.skeleton import J
 from dancegen.core.store import FrameWriter, PoseStore
@@ -423,16 +424,22 @@ def test_real_clips_are_detected_in_every_frame(tmp_path, clip):
     assert summary.n_invalid == 0, summary.line()   # measured: every frame of all three clips
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
-def test_holistic_without_segmentation_gives_the_same_keypoints_and_no_mask():
-    # live needs only the keypoints; skipping the segmentation model must not change them
+def _woman_frames(n: int) -> list[np.ndarray]:
+    """The first ``n`` frames of the shared woman clip, ``(256, 256, 3) uint8``, 2 s in."""
     from dancegen.preprocess import framing
     from dancegen.preprocess import video
 
     info = video.probe(DATA / "unianimate_dance_woman.mp4")
     reader = video.read_frames(info, 2.0, 256, framing.person_square(info, 4, 0.15))
-    frames = [f for _, f in zip(range(6), reader)]
+    frames = [f for _, f in zip(range(n), reader)]
     reader.close()
+    return frames
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
+def test_holistic_without_segmentation_gives_the_same_keypoints_and_no_mask():
+    # live needs only the keypoints; skipping the segmentation model must not change them
+    frames = _woman_frames(6)
     runs = {}
     for segmentation in (True, False):
         with HolisticDetector(PoseParams(), segmentation=segmentation) as detector:
@@ -440,3 +447,17 @@ def test_holistic_without_segmentation_gives_the_same_keypoints_and_no_mask():
     for (kp, mask), (kp_fast, mask_fast) in zip(runs[True], runs[False]):
         assert mask.max() > 0.5 and not mask_fast.any()
         np.testing.assert_allclose(kp_fast, kp, atol=1e-3)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="real clips in ../shared/data are absent")
+def test_the_pose_tracker_finds_holistics_body_and_feet_without_face_or_hands():
+    # live's lighter detector (--detector pose): the same body model as Holistic's, nothing else
+    frames = _woman_frames(12)
+    with HolisticDetector(PoseParams(), segmentation=False) as holistic, PoseTracker(PoseParams()) as tracker:
+        pairs = [(holistic.detect(f)[0], tracker.detect(f)) for f in frames]
+    body, others = slice(0, skeleton.FEET.stop), slice(skeleton.FEET.stop, None)
+    assert all(kp[skeleton.FACE, 2].min() == 1.0 for kp, _ in pairs)      # Holistic saw the face throughout
+    for kp, (kp_pose, mask) in pairs:
+        assert not mask.any() and not kp_pose[others].any()
+        # seen: the very same body landmarks (Holistic runs this body model first)
+        np.testing.assert_allclose(kp_pose[body], kp[body], atol=0.5)

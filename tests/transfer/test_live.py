@@ -76,6 +76,17 @@ def test_a_video_file_as_the_source_gives_every_frame_and_a_throughput_report(wo
     assert probe == f"{R},{R},60"
 
 
+def test_the_holistic_detector_drives_every_frame(workspace):
+    # --detector holistic: face and hands too, as the model was trained (the default is body-only Pose)
+    done = live(workspace, "--source", "dance.mp4", "--out", "holistic.mp4", "--detector", "holistic")
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = [line for line in done.stdout.splitlines() if line.startswith("[live]")]
+    assert len(report) == 1 and report[0].startswith("[live] 60 frames in ") and "0 of 60 frames dropped" in report[0]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames",
+                            "-of", "csv=p=0", "holistic.mp4"], cwd=workspace, capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "60"
+
+
 def test_the_output_size_option_renders_at_that_size(workspace):
     done = subprocess.run([sys.executable, "-m", "dancegen.transfer.command", "live", "--video", "me", "--source",
                            "dance.mp4", "--stdout", "--max-frames", "4", "--size", str(2 * R)], cwd=workspace,
@@ -146,7 +157,7 @@ def test_live_drives_with_transfers_poses_and_smooths_away_the_jitter(tmp_path, 
     infer = replace(InferParams(), retarget=retarget)
     with PersonalVideo(personal) as video, PoseStore(tmp_path / "reference.h5") as reference:
         offline = driving_poses(reference, video.training_poses, video.size, infer, min_conf)
-        live = LiveDriving(video, infer, min_conf)
+        live = LiveDriving(video, infer, min_conf, K=3)
         streamed = np.stack([live.pose(kps) for kps in noisy])           # (T, 133, 3)
     body, warm = slice(0, skeleton.FEET.stop), slice(REMEASURE_EVERY, None)
     gap = np.linalg.norm(offline.poses[warm, body, :2] - streamed[warm, body, :2], axis=-1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dancegen.body import skeleton
-from dancegen.body.distances import nearest_poses, pose_distances
+from dancegen.body.distances import PosePool, nearest_poses, pose_distances
 from dancegen.transfer.retarget import (FRAME_MARGIN, REMEASURE_EVERY, CausalPlacement, CausalSmoother,
                                        body_frame, jitter, keep_in_frame, retarget, size_ratio, smooth_poses)
 from dancegen.body.skeleton import J
@@ -309,6 +309,10 @@ def test_nearest_pose_picks_the_matching_frame_regardless_of_scale_and_place():
     assert list(nearest_poses(query, pool, 0.3)[0]) == [4, 1]
     d = pose_distances(query, pool, 0.3)
     assert d[0, 4] < 1e-5 and d[0, 0] > 0.05
+    # live's stream: the pool normalised once, one query at a time, the same answers
+    normalised = PosePool(pool, 0.3)
+    assert [int(normalised.nearest(q[None])[0][0]) for q in query] == [4, 1]
+    np.testing.assert_array_equal(np.concatenate([normalised.distances(q[None]) for q in query]), d)
 
 
 def test_pose_distance_is_inf_without_shared_joints():

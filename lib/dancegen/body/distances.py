@@ -28,35 +28,48 @@ def _normalised(kps: np.ndarray, min_conf: float) -> tuple[np.ndarray, np.ndarra
     return xy, present
 
 
-def pose_distances(query: np.ndarray, pool: np.ndarray, min_conf: float,
-                   chunk: int = 256) -> np.ndarray:
-    """Normalised keypoint distance of every query pose to every pool pose: ``(Nq, Np)``.
+class PosePool:
+    """Poses to search, normalised once (:func:`skeleton.normalize_body`): ``pool (M, 133, 3)``.
 
-    Distance = mean Euclidean distance over the body joints present in both (inf if none shared).
-    """
-    qxy, qp = _normalised(query, min_conf)
-    pxy, pp = _normalised(pool, min_conf)
-    out = np.empty((len(query), len(pool)), np.float32)
-    for a in range(0, len(query), chunk):
-        d = np.linalg.norm(qxy[a:a + chunk, None] - pxy[None], axis=-1)       # (c, Np, 17)
-        both = qp[a:a + chunk, None] & pp[None]
-        n = both.sum(-1)
-        out[a:a + chunk] = np.where(n > 0, (d * both).sum(-1) / np.maximum(n, 1), np.inf)
-    return out
+    For a stream of queries against one pool (``dancegen live``: one per frame), where normalising
+    the pool again for every query would cost more than the search."""
+
+    def __init__(self, pool: np.ndarray, min_conf: float):
+        self.min_conf = min_conf
+        self.xy, self.present = _normalised(pool, min_conf)          # (M, 17, 2), (M, 17)
+
+    def distances(self, query: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """Normalised keypoint distance of every query pose ``(Nq, 133, 3)`` to every pool pose:
+        ``(Nq, M)``, the mean Euclidean distance over the body joints present in both (inf if none)."""
+        qxy, qp = _normalised(query, self.min_conf)
+        out = np.empty((len(query), len(self.xy)), np.float32)
+        for a in range(0, len(query), chunk):
+            d = np.linalg.norm(qxy[a:a + chunk, None] - self.xy[None], axis=-1)     # (c, M, 17)
+            both = qp[a:a + chunk, None] & self.present[None]
+            n = both.sum(-1)
+            out[a:a + chunk] = np.where(n > 0, (d * both).sum(-1) / np.maximum(n, 1), np.inf)
+        return out
+
+    def nearest(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each query pose the index of the nearest pool pose and its distance, ``(Nq,)`` each;
+        in blocks of queries, so memory stays bounded for long videos."""
+        index = np.empty(len(query), np.int64)
+        distance = np.empty(len(query), np.float64)
+        for a in range(0, len(query), _SEARCH_ROWS):
+            d = self.distances(query[a:a + _SEARCH_ROWS], _SEARCH_CHUNK)
+            index[a:a + len(d)] = d.argmin(1)
+            distance[a:a + len(d)] = d[np.arange(len(d)), index[a:a + len(d)]]
+        return index, distance
+
+
+def pose_distances(query: np.ndarray, pool: np.ndarray, min_conf: float, chunk: int = 256) -> np.ndarray:
+    """:meth:`PosePool.distances` of ``query`` to ``pool``: ``(Nq, Np)``."""
+    return PosePool(pool, min_conf).distances(query, chunk)
 
 
 def nearest_poses(query: np.ndarray, pool: np.ndarray, min_conf: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each query pose the index of the nearest ``pool`` pose and its distance, ``(Nq,)`` each.
-
-    :func:`pose_distances` in blocks, so memory stays bounded for long videos.
-    """
-    index = np.empty(len(query), np.int64)
-    distance = np.empty(len(query), np.float64)
-    for a in range(0, len(query), _SEARCH_ROWS):
-        d = pose_distances(query[a:a + _SEARCH_ROWS], pool, min_conf, _SEARCH_CHUNK)
-        index[a:a + len(d)] = d.argmin(1)
-        distance[a:a + len(d)] = d[np.arange(len(d)), index[a:a + len(d)]]
-    return index, distance
+    """:meth:`PosePool.nearest` of ``query`` in ``pool``: index and distance, ``(Nq,)`` each."""
+    return PosePool(pool, min_conf).nearest(query)
 
 
 # --------------------------------------------------------------------------- one part's pose

@@ -174,6 +174,20 @@ def fill_from_neighbours(premultiplied: torch.Tensor, weight: torch.Tensor) -> t
     return w * colour + (1 - w) * coarse
 
 
+def _completion(visible: torch.Tensor, masks: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """Each part's own colours where it is hidden: ``visible (B, 10, C, H, W)`` (premultiplied by
+    ``masks (B, 10, H, W)``), ``hidden (B, 10, H, W)`` → ``(B, 10, C, H, W)``, the part filled from its
+    visible pixels (:func:`fill_from_neighbours`) times ``hidden``. Only the parts with a hidden pixel
+    are filled (the pyramid works on each image alone, so the others' zero is what filling them gave)."""
+    B, P, C, H, W = visible.shape
+    out = torch.zeros_like(visible).reshape(B * P, C, H, W)
+    some = (hidden.reshape(B * P, -1) > 0).any(1).nonzero()[:, 0]
+    if len(some):
+        filled = fill_from_neighbours(visible.reshape(B * P, C, H, W)[some], masks.reshape(B * P, 1, H, W)[some])
+        out = out.index_copy(0, some, filled * hidden.reshape(B * P, 1, H, W)[some])
+    return out.reshape(B, P, C, H, W)
+
+
 def warp_parts_amodal(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: torch.Tensor, valid: torch.Tensor,
                       hidden_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`warp_parts_with_coverage` of the parts completed behind the parts that hid them:
@@ -187,13 +201,12 @@ def warp_parts_amodal(image_in: torch.Tensor, parsing_in: torch.Tensor, theta: t
         raise ValueError(f"parsing {tuple(parsing_in.shape)} or hidden {tuple(hidden_in.shape)} does not match "
                          f"image {tuple(image_in.shape)}")
     masks = part_masks(parsing_in).to(image_in.dtype)
-    visible = (images * masks[:, :, None]).reshape(B * NUM_PARTS, C, H, W)
-    own = fill_from_neighbours(visible, masks.reshape(B * NUM_PARTS, 1, H, W)).reshape(B, NUM_PARTS, C, H, W)
+    visible = images * masks[:, :, None]
     # A part with no visible pixel at all has no colour to complete itself with.
     hidden_in = hidden_in.to(image_in.dtype) * (masks.amax((2, 3), keepdim=True) > 0)
     complete = masks + hidden_in
-    warped = warp_stacks(torch.cat([images * masks[:, :, None] + own * hidden_in[:, :, None],
-                                     complete[:, :, None], hidden_in[:, :, None]], 2), theta, valid)
+    warped = warp_stacks(torch.cat([visible + _completion(visible, masks, hidden_in),
+                                    complete[:, :, None], hidden_in[:, :, None]], 2), theta, valid)
     return warped[:, :, :C].reshape(B, NUM_PARTS * C, H, W), warped[:, :, C], warped[:, :, C + 1]
 
 

@@ -76,8 +76,11 @@ class Generated:
         return self.final if self.synthesis is None else despill_green(self.synthesis)
 
 
-def _batch(samples: list[dict[str, torch.Tensor]], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: _channels_last(torch.stack([s[k] for s in samples]).to(device)) for k in samples[0]}
+def _batch(samples: list[dict[str, torch.Tensor]], device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
+    # One sample (live) is its own batch of one: a view, not a copy.
+    stacked = {k: (torch.stack([s[k] for s in samples]) if len(samples) > 1 else samples[0][k][None]).to(device)
+               for k in samples[0]}
+    return {k: _channels_last(v) for k, v in stacked.items()} if channels_last else stacked
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
@@ -90,13 +93,15 @@ def _floats(outputs: dict) -> dict:
 
 @torch.no_grad()
 def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], device: torch.device,
-             samples_hd: list[dict[str, torch.Tensor]] | None = None) -> Generated:
+             samples_hd: list[dict[str, torch.Tensor]] | None = None, channels_last: bool = True) -> Generated:
     """Run the generators on a list of :meth:`InputBuilder.sample` items as one batch (in bfloat16
     on a CPU that computes it natively: :func:`dancegen.core.images.inference_autocast`); with
     ``samples_hd``, the same jobs built at a render size H without pose maps, compose at H
-    (:meth:`dancegen.model.generators.Generators.render`)."""
-    batch = _batch(samples, device)
-    batch_hd = batch if samples_hd is None else _batch(samples_hd, device)
+    (:meth:`dancegen.model.generators.Generators.render`). ``channels_last``: the batch in the
+    layout torch's convolutions run fastest in; nets compiled by OpenVINO take NCHW, where it would
+    cost a copy per net (5 ms of live's ~50 ms per frame, the outputs identical)."""
+    batch = _batch(samples, device, channels_last)
+    batch_hd = batch if samples_hd is None else _batch(samples_hd, device, channels_last)
     dtype = inference_autocast(device)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         outputs, rendered = generators.render(batch, batch_hd)
@@ -142,9 +147,19 @@ class Renderer:
     def __call__(self, jobs: list[tuple]) -> Generated:
         """:func:`generate` of ``[(t_in, reference poses (K, 133, 3)[, the reference's own frame])]``
         (:meth:`InputBuilder.sample`)."""
+        return self.render(self.inputs(jobs))
+
+    def inputs(self, jobs: list[tuple]) -> tuple[list[dict], list[dict] | None]:
+        """The first half of a call: the jobs' samples at R and (where H ≠ R) at H. Apart, so that a
+        pipeline can build the next frame's inputs while the nets run on this one (``dancegen live``)."""
         samples = [self.builder.sample(*job) for job in jobs]
         hd = None if self.builder_hd is None else [self.builder_hd.sample(*job, with_pose_maps=False) for job in jobs]
-        return generate(self.generators, samples, self.device, hd)
+        return samples, hd
+
+    def render(self, inputs: tuple[list[dict], list[dict] | None]) -> Generated:
+        """The second half: the nets and the composition of :meth:`inputs`' samples."""
+        samples, hd = inputs
+        return generate(self.generators, samples, self.device, hd, channels_last=self.engine == "torch")
 
 
 def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec, size: int | None,

@@ -1,7 +1,8 @@
 """MediaPipe (0.10.21, legacy solutions, CPU): holistic whole-body landmarks and person masks.
 
 :class:`HolisticDetector` maps MediaPipe Holistic's output onto the canonical 133-point schema
-(:mod:`dancegen.body.skeleton`); :class:`PoseFinder` looks for a person in single images;
+(:mod:`dancegen.body.skeleton`); :class:`PoseTracker` is its body-only, lighter form for live
+driving; :class:`PoseFinder` looks for a person in single images;
 :class:`SelfieSegmenter` gives a person mask without landmarks.
 Only the models shipped inside the wheel are used; nothing is downloaded.
 """
@@ -117,6 +118,36 @@ class HolisticDetector:
         self._holistic.close()
 
     def __enter__(self) -> "HolisticDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class PoseTracker:
+    """MediaPipe Pose in video mode, body and feet only: ``detect(frame) -> (keypoints (133, 3), mask)``,
+    the mask all 0 (as :class:`HolisticDetector` without segmentation).
+
+    Holistic's body model without its face and hand models: on 2 cores ~2.5× less CPU per frame
+    (benchmarks/README.md, live). Face and hand keypoints stay (0, 0, 0), so their pose-map
+    channels are empty. Frames must be consecutive frames of one video. Use as a context manager.
+    """
+
+    def __init__(self, params: PoseParams):
+        _require_bundled_model(params)
+        self._pose = mediapipe.solutions.pose.Pose(
+            static_image_mode=False, model_complexity=1, smooth_landmarks=True, enable_segmentation=False,
+            min_detection_confidence=params.min_detection_confidence,
+            min_tracking_confidence=params.min_tracking_confidence)
+
+    def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        results = self._pose.process(np.ascontiguousarray(frame))
+        return pose_to_keypoints(results.pose_landmarks, frame.shape[0]), np.zeros(frame.shape[:2], np.float32)
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> "PoseTracker":
         return self
 
     def __exit__(self, *exc) -> None:
