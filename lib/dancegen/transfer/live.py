@@ -237,6 +237,8 @@ class _Generation:
 
 def _open_detector(name: str, params: PoseParams) -> HolisticDetector | PoseTracker:
     """Live's keypoint detector (keypoints only, no person mask): ``name`` of :data:`DETECTORS`."""
+    if name not in DETECTORS:
+        raise DanceGenError("--detector", f"unknown detector '{name}' (known: {', '.join(DETECTORS)})")
     return HolisticDetector(params, segmentation=False) if name == "holistic" else PoseTracker(params)
 
 
