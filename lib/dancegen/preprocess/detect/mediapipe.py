@@ -90,7 +90,20 @@ def _require_bundled_model(params: PoseParams) -> None:
                             "ships inside the mediapipe wheel (0 and 2 download their models at run time)")
 
 
-class HolisticDetector:
+class _Solution:
+    """A MediaPipe solution (``self._solution``, set by the subclass) closed on leaving a ``with`` block."""
+
+    def close(self) -> None:
+        self._solution.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class HolisticDetector(_Solution):
     """MediaPipe Holistic in video mode: ``detect(frame) -> (keypoints (133, 3), mask (S, S) float)``.
 
     Frames must be consecutive frames of one video (landmarks are tracked and smoothed across
@@ -101,30 +114,21 @@ class HolisticDetector:
 
     def __init__(self, params: PoseParams, segmentation: bool = True):
         _require_bundled_model(params)
-        self._holistic = mediapipe.solutions.holistic.Holistic(
+        self._solution = mediapipe.solutions.holistic.Holistic(
             static_image_mode=False, model_complexity=1, enable_segmentation=segmentation, smooth_landmarks=True,
             refine_face_landmarks=False, min_detection_confidence=params.min_detection_confidence,
             min_tracking_confidence=params.min_tracking_confidence)
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = frame.shape[0]
-        results = self._holistic.process(np.ascontiguousarray(frame))
+        results = self._solution.process(np.ascontiguousarray(frame))
         keypoints = holistic_to_keypoints(results, size)
         if results.segmentation_mask is None:
             return keypoints, np.zeros(frame.shape[:2], np.float32)
         return keypoints, np.asarray(results.segmentation_mask, np.float32)
 
-    def close(self) -> None:
-        self._holistic.close()
 
-    def __enter__(self) -> "HolisticDetector":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class PoseTracker:
+class PoseTracker(_Solution):
     """MediaPipe Pose in video mode, body and feet only: ``detect(frame) -> (keypoints (133, 3), mask)``,
     the mask all 0 (as :class:`HolisticDetector` without segmentation).
 
@@ -135,26 +139,17 @@ class PoseTracker:
 
     def __init__(self, params: PoseParams):
         _require_bundled_model(params)
-        self._pose = mediapipe.solutions.pose.Pose(
+        self._solution = mediapipe.solutions.pose.Pose(
             static_image_mode=False, model_complexity=1, smooth_landmarks=True, enable_segmentation=False,
             min_detection_confidence=params.min_detection_confidence,
             min_tracking_confidence=params.min_tracking_confidence)
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        results = self._pose.process(np.ascontiguousarray(frame))
+        results = self._solution.process(np.ascontiguousarray(frame))
         return pose_to_keypoints(results.pose_landmarks, frame.shape[0]), np.zeros(frame.shape[:2], np.float32)
 
-    def close(self) -> None:
-        self._pose.close()
 
-    def __enter__(self) -> "PoseTracker":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class PoseFinder:
+class PoseFinder(_Solution):
     """MediaPipe Pose on single images: ``find(frame (S, S, 3) uint8 RGB) -> keypoints (133, 3)``.
 
     Body and feet of the most prominent person, each frame on its own (no tracking), for looking
@@ -163,23 +158,14 @@ class PoseFinder:
 
     def __init__(self, params: PoseParams):
         _require_bundled_model(params)
-        self._pose = mediapipe.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+        self._solution = mediapipe.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
                                                    min_detection_confidence=params.min_detection_confidence)
 
     def find(self, frame: np.ndarray) -> np.ndarray:
-        return pose_to_keypoints(self._pose.process(np.ascontiguousarray(frame)).pose_landmarks, frame.shape[0])
-
-    def close(self) -> None:
-        self._pose.close()
-
-    def __enter__(self) -> "PoseFinder":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        return pose_to_keypoints(self._solution.process(np.ascontiguousarray(frame)).pose_landmarks, frame.shape[0])
 
 
-class SelfieSegmenter:
+class SelfieSegmenter(_Solution):
     """MediaPipe selfie segmentation: ``segment(frame (S, S, 3) uint8 RGB) -> (S, S) float`` in [0, 1].
 
     The person mask for keypoints imported from elsewhere. Coarser than Holistic's (on the demo
@@ -189,17 +175,9 @@ class SelfieSegmenter:
 
     def __init__(self):
         # The general model (0) works on a square 256² input, which is what our frames are.
-        self._seg = mediapipe.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._solution = mediapipe.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
-        return np.asarray(self._seg.process(np.ascontiguousarray(frame)).segmentation_mask, np.float32)
+        return np.asarray(self._solution.process(np.ascontiguousarray(frame)).segmentation_mask, np.float32)
 
-    def close(self) -> None:
-        self._seg.close()
-
-    def __enter__(self) -> "SelfieSegmenter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
