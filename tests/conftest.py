@@ -12,6 +12,7 @@ from dancegen import demo
 from dancegen.preprocess.background import save_background
 from dancegen.core.config import InputSpec, PairsParams, PosemapParams
 from dancegen.model.dataset import PairDataset
+from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import make_pairs, write_split
 from dancegen.core.store import FrameWriter, PoseWriter
 from dancegen.core.layout import TrainPaths
@@ -47,7 +48,7 @@ def make_video(root: Path, size: int = 64, seconds: float = 1.0, n_train: int = 
 
 
 def dataset(paths: TrainPaths, resolution: int, split: str = "train", K: int = 3) -> PairDataset:
-    return PairDataset(paths, split, resolution,
+    return PairDataset(PersonalVideo(paths), split, resolution,
                        InputSpec(PosemapParams(K=K)))
 
 
@@ -58,9 +59,9 @@ def batch_of(video, resolution: int, n: int = 2) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def engine_cache(tmp_path_factory):
-    """The inference engine's exports (dancegen.transfer.engine) go to a folder of the test session,
-    never into the user's cache."""
+def user_cache(tmp_path_factory):
+    """What the package caches (dancegen.core.cache: engine exports, part visibility) goes to a
+    folder of the test session, never into the user's cache."""
     before = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     yield

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from dancegen.core.config import PosemapParams
-from dancegen.body.posemaps import CHANNELS, history_indices, pose_maps, stacked_pose_maps
+from dancegen.body.posemaps import CHANNELS, history_indices, part_maps, pose_maps, stacked_pose_maps
 from dancegen.body.skeleton import (FACE, J, LANDMARK_GROUPS, LEFT_HAND, NUM_JOINTS, NUM_PARTS, PARTS, RIGHT_HAND,
                                part_segments)
 
@@ -68,6 +68,13 @@ def test_channel_count_range_and_stack_order():
     np.testing.assert_array_equal(stack[:15], maps)
     np.testing.assert_array_equal(stack[15:30], pose_maps(moved, SRC, OUT, PARAMS))
     np.testing.assert_array_equal(stack[30:], maps)
+
+
+@pytest.mark.parametrize("out", [64, 128])
+def test_part_maps_are_the_pose_maps_part_channels(out):
+    kp = make_pose()
+    kp[J["left_knee"], 2] = 0.0          # a missing part too
+    np.testing.assert_array_equal(part_maps(kp, SRC, out, PARAMS), pose_maps(kp, SRC, out, PARAMS)[:NUM_PARTS])
 
 
 def test_limb_mass_lies_on_its_rotated_rectangle():

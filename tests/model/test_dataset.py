@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from dancegen import demo
 from dancegen.core.config import InputSpec, PosemapParams
 from dancegen.model.dataset import PairDataset
+from dancegen.model.personal import PersonalVideo
 from dancegen.core.errors import DanceGenError
 from dancegen.core.store import PoseStore
 from dancegen.core.layout import TrainPaths
@@ -87,9 +88,7 @@ def test_history_skips_invalid_frames(video):
     # Frames 3 and 4 are invalid: t-1 = 4 and t-2 = 3 of reference frame 5 both fall back to frame 2.
     ds.pairs = np.array([[0, 5]])
     maps = ds[0]["P_ref"]
-    ref = PairDataset.__new__(PairDataset)
-    ref.__dict__.update(ds.__dict__)
-    ref.spec, ref._pid = InputSpec(PosemapParams(K=1)), -1
+    ref = PairDataset(ds.video, "train", 32, InputSpec(PosemapParams(K=1)))
     for k, frame in enumerate((5, 2, 2)):
         ref.pairs = np.array([[0, frame]])
         torch.testing.assert_close(maps[15 * k:15 * (k + 1)], ref[0]["P_ref"])
@@ -109,4 +108,4 @@ def test_bad_inputs_name_the_file(video, tmp_path):
     bad = tmp_path / "pairs.csv"
     bad.write_text("split,in_frame,ref_frame\ntrain,0,3\n")     # frame 3 has no valid pose
     with pytest.raises(DanceGenError, match="no valid pose"):
-        PairDataset(dataclasses.replace(video, pairs=bad), "train", 32, InputSpec())
+        PairDataset(PersonalVideo(dataclasses.replace(video, pairs=bad)), "train", 32, InputSpec())

@@ -13,7 +13,7 @@ from dancegen.body.skeleton import NUM_PARTS
 from dancegen.core.config import InputSpec, PosemapParams, SourcesParams
 from dancegen.model.inputs import part_stacks
 from dancegen.model.personal import PersonalVideo
-from dancegen.model.sources import PartIndex, frame_visibility
+from dancegen.model.sources import PartIndex, frame_visibility, frames_visibility
 
 PER_PART = InputSpec(PosemapParams(K=1), sources=SourcesParams(mode="per_part", exclude_window=3))
 
@@ -133,7 +133,7 @@ def test_untrained_nets_start_as_the_per_part_tangram(video):
     from dancegen.model.generators import GeneratorConfig, Generators
 
     spec = dataclasses.replace(PER_PART, posemap=PosemapParams(K=3))
-    ds = PairDataset(video, "train", 32, spec)
+    ds = PairDataset(PersonalVideo(video), "train", 32, spec)
     batch = default_collate([ds[i] for i in range(2)])
     assert (batch["sources"] != batch["in_frame"][:, None]).any()     # parts from other frames than I_in
     tiny = ModelParams(ngf=8, n_downsample=2, n_blocks=1, n_local_blocks=1, ndf=8, compose="flow")
@@ -142,3 +142,45 @@ def test_untrained_nets_start_as_the_per_part_tangram(video):
     images, parsing = part_stacks(batch)
     T, coverage, hidden = warp_parts_amodal(images, parsing, batch["theta"], batch["part_valid"], batch["hidden_in"])
     torch.testing.assert_close(out["comb"], tangram(T, coverage, batch["B_in"], hidden), rtol=0, atol=1e-6)
+
+
+def test_a_video_builds_its_part_index_once_for_every_dataset_and_worker(video, monkeypatch):
+    """Both training phases' datasets of one opened video, and a DataLoader worker's copy of one
+    (pickled, as a spawned worker gets it; or reopened after a fork), share one part index."""
+    import pickle
+
+    from dancegen.model import personal, sources
+    from dancegen.model.dataset import PairDataset
+
+    built = []
+
+    def counting(*args):
+        built.append(args)
+        return sources.build_part_index(*args)
+
+    monkeypatch.setattr(personal, "build_part_index", counting)
+    with PersonalVideo(video) as v:
+        low, high = (PairDataset(v, "train", r, PER_PART) for r in (16, 32))
+        spawned = pickle.loads(pickle.dumps(high))
+        forked = PairDataset.__new__(PairDataset)
+        forked.__dict__.update(high.__dict__, _pid=-1)       # a fork: the parent's state, another process id
+        items = [ds[3] for ds in (high, spawned, forked)]
+        assert low[3]["I_in"].shape == (3, 16, 16)
+    assert len(built) == 1
+    for item in items[1:]:
+        for key, value in items[0].items():
+            torch.testing.assert_close(item[key], value, rtol=0, atol=0)
+    assert forked.video is not high.video and forked.video.pose is not high.video.pose
+    spawned.video.close()
+    forked.video.close()
+
+
+def test_part_visibility_is_cached_under_what_it_depends_on(video):
+    """The cached visibility is the computed one, and other pose-map parameters are another entry."""
+    with PersonalVideo(video) as v:
+        frames = v.train_frames[:6]
+        for posemap in (PosemapParams(K=1), PosemapParams(K=1, limb_width=2.0), PosemapParams(K=1)):
+            direct = np.stack([frame_visibility(v.pose, int(t), posemap) for t in frames])
+            np.testing.assert_array_equal(frames_visibility(v.pose, frames, posemap), direct)
+        assert not np.array_equal(frames_visibility(v.pose, frames, PosemapParams(K=1, limb_width=2.0)),
+                                  frames_visibility(v.pose, frames, PosemapParams(K=1)))

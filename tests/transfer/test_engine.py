@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from dancegen.core.cache import file_digest
 from dancegen.core.config import InferParams, InputSpec, PosemapParams
 from dancegen.core.images import cpu_has_bf16
 from dancegen.core.layout import VideoPaths
@@ -67,7 +68,7 @@ def test_exports_are_cached_by_content(tmp_path, cache, monkeypatch):
     model = tmp_path / "model.pt"
     trained_looking(model, "ours")
     engine.use_engine(load_generators(model)[0], model, R, "openvino", CPU)
-    assert [p.name for p in cache.glob("*/*")] == [engine.file_digest(model)]
+    assert [p.name for p in cache.glob("*/*")] == [file_digest(model)]
     exported = []
     monkeypatch.setattr(engine, "_export", lambda *a: exported.append(a))
     assert engine.use_engine(load_generators(model)[0], model, R, "openvino", CPU) == "openvino"

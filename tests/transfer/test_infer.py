@@ -137,7 +137,7 @@ def test_infer_video_writes_pairs_and_the_consecutive_run(data, tmp_path):
         assert f["pairs_hd"].shape == (6, S, S, 3)
         assert json.loads(f.attrs["model_meta"])["vgg_used"] is False
         # the first pair, generated alone, is the same image as in its batch of 4 (up to float rounding)
-        dataset = PairDataset(paths, "test", R, SPEC)
+        dataset = PairDataset(PersonalVideo(paths), "test", R, SPEC)
         assert tuple(f["pairs_index"][0]) == (int(dataset[0]["in_frame"]), int(dataset[0]["ref_frame"]))
         generators, _, _ = load_model(data / "models" / "ours" / "model.pt", torch.device("cpu"))
         alone = generate(generators, [dataset[0]], torch.device("cpu"))

@@ -113,6 +113,14 @@ def pose_maps(kp: np.ndarray, src_size: int, out_size: int, params: PosemapParam
     return maps
 
 
+def part_maps(kp: np.ndarray, src_size: int, out_size: int, params: PosemapParams) -> np.ndarray:
+    """Channels 0–9 of :func:`pose_maps` (the parts, not the landmark groups), ``(10, out_size,
+    out_size) float32``, drawn alone: the same values at about half the cost."""
+    maps = np.zeros((NUM_PARTS, out_size, out_size), np.float32)
+    _draw_pose(maps, kp, out_size / src_size, params, landmarks=False)
+    return maps
+
+
 def stacked_pose_maps(kps: np.ndarray, src_size: int, out_size: int, params: PosemapParams) -> np.ndarray:
     """The temporal stack of section 3.2.
 
@@ -125,8 +133,9 @@ def stacked_pose_maps(kps: np.ndarray, src_size: int, out_size: int, params: Pos
     return maps
 
 
-def _draw_pose(maps: np.ndarray, kp: np.ndarray, scale: float, params: PosemapParams) -> None:
-    """Draw ``kp: (133, 3)`` scaled by ``scale`` into the zeroed ``maps: (15, S, S)``."""
+def _draw_pose(maps: np.ndarray, kp: np.ndarray, scale: float, params: PosemapParams, landmarks: bool = True) -> None:
+    """Draw ``kp: (133, 3)`` scaled by ``scale`` into the zeroed ``maps: (15, S, S)`` (without
+    ``landmarks``: only the parts, into ``(10, S, S)``)."""
     unit = maps.shape[-1] / REFERENCE_SIZE
     sigma = params.sigma * unit
     segments = part_segments(kp, params.min_conf)
@@ -139,7 +148,8 @@ def _draw_pose(maps: np.ndarray, kp: np.ndarray, scale: float, params: PosemapPa
             _draw_discs(maps[c], b[None] * scale, width * scale / 2.0, sigma)
         else:
             _draw_rect(maps[c], a * scale, b * scale, width * scale * params.limb_width, sigma)
-
+    if not landmarks:
+        return
     for g, joints in enumerate(LANDMARK_GROUPS.values()):
         points = kp[list(joints)]
         points = points[points[:, 2] >= params.min_conf, :2].astype(np.float64)

@@ -47,7 +47,7 @@ import numpy as np
 
 from dancegen.body import skeleton
 from dancegen.body.distances import nearest_poses
-from dancegen.body.posemaps import history_indices, pose_maps
+from dancegen.body.posemaps import history_indices, part_maps
 from dancegen.core.arrays import finite_mean
 from dancegen.core.config import InputSpec, PoseParams
 from dancegen.core.images import resize_area
@@ -101,7 +101,7 @@ def baseline_frames(name: str, video: PersonalVideo, driving: Driving, size: int
 def silhouette(pose: np.ndarray, frame_size: int, size: int, spec: InputSpec) -> np.ndarray:
     """Where the driving ``pose`` (pixels of a ``frame_size``² frame) puts the person at ``size``²,
     grown by :data:`SILHOUETTE_GROW` → ``(size, size) bool``."""
-    shapes = pose_maps(pose, frame_size, size, spec.posemap)[:10].max(0) > 0.1
+    shapes = part_maps(pose, frame_size, size, spec.posemap).max(0) > 0.1
     grow = max(1, round(SILHOUETTE_GROW * size))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
     return cv2.dilate(shapes.astype(np.uint8), kernel).astype(bool)

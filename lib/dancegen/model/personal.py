@@ -1,7 +1,7 @@
 """A personal video, opened once: its frames, poses, background plate, train/test split and poses.
 
-A stage opens a :class:`PersonalVideo` and passes it down; nothing below it opens the files again,
-recomputes the split (the pairs stage recorded it: :func:`dancegen.preprocess.pairs.read_split`) or
+A stage opens a :class:`PersonalVideo` and passes it down; nothing below it opens the files again
+(a DataLoader worker reopens them: :meth:`PersonalVideo.reopened`, or pickling), recomputes the split (the pairs stage recorded it: :func:`dancegen.preprocess.pairs.read_split`) or
 assembles a pose history of its own.
 
   ``frames``          :class:`FrameStore` — ``(T, S, S, 3) uint8 RGB`` square frames
@@ -86,6 +86,22 @@ class PersonalVideo:
         index under ``sources.mode: per_part``)."""
         index = self.part_index(spec) if spec.sources.mode == "per_part" else None
         return InputBuilder(self.frames, self.pose, self.background, resolution, spec, index)
+
+    def __getstate__(self) -> dict:
+        # HDF5 handles cannot cross into another process: the files are reopened there, and the
+        # part indexes built so far go along (they cost seconds to build).
+        return {"paths": self.paths, "indexes": self._indexes}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["paths"])
+        self._indexes = dict(state["indexes"])
+
+    def reopened(self) -> PersonalVideo:
+        """This video's files opened anew, for a process other than the one that opened them (a
+        forked DataLoader worker), with the part indexes built so far."""
+        video = PersonalVideo.__new__(PersonalVideo)
+        video.__setstate__(self.__getstate__())
+        return video
 
     def close(self) -> None:
         self.frames.close()

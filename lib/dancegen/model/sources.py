@@ -27,6 +27,9 @@ of it, so a frame is never rebuilt from itself or its twin.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import cv2
 import numpy as np
 import torch
@@ -34,9 +37,11 @@ from scipy.spatial import cKDTree
 
 from dancegen.body.distances import part_descriptors
 from dancegen.body.parts import part_visibility
-from dancegen.body.posemaps import pose_maps
+from dancegen.body.posemaps import part_maps
 from dancegen.body.skeleton import NUM_PARTS
+from dancegen.core.cache import cached_array, file_digest
 from dancegen.core.config import PosemapParams, SourcesParams
+from dancegen.core.sources import code_hash
 from dancegen.core.store import PoseStore
 
 # The side at which the parts' visibility is measured: a share of pixels needs no detail.
@@ -46,7 +51,7 @@ VISIBILITY_SIZE = 64
 def frame_visibility(pose: PoseStore, t: int, posemap: PosemapParams) -> np.ndarray:
     """``(10,) float32``: :func:`part_visibility` of frame t of ``pose``, at :data:`VISIBILITY_SIZE`²."""
     parsing = cv2.resize(pose.parsing(t), (VISIBILITY_SIZE,) * 2, interpolation=cv2.INTER_NEAREST)
-    shapes = pose_maps(pose.keypoints[t], pose.size, VISIBILITY_SIZE, posemap)[:NUM_PARTS]
+    shapes = part_maps(pose.keypoints[t], pose.size, VISIBILITY_SIZE, posemap)
     return part_visibility(torch.from_numpy(parsing.astype(np.int64)), torch.from_numpy(shapes)).numpy()
 
 
@@ -128,8 +133,21 @@ class PartIndex:
         return out
 
 
+def frames_visibility(pose: PoseStore, frames: np.ndarray, posemap: PosemapParams) -> np.ndarray:
+    """``(N, 10) float32``: :func:`frame_visibility` of each of ``frames (N,)``, kept in the user's
+    cache (:func:`dancegen.core.cache.cached_array`) under the pose file's contents, the frames, the
+    pose-map parameters and this code: ~8 ms a frame on one core, which every stage of a video
+    would otherwise pay again (a 1000-frame video: 8–11 s each)."""
+    def compute() -> np.ndarray:
+        if not len(frames):
+            return np.zeros((0, NUM_PARTS), np.float32)
+        return np.stack([frame_visibility(pose, int(t), posemap) for t in frames])
+
+    key = {"pose": file_digest(pose.path), "frames": hashlib.sha256(np.asarray(frames, np.int64).tobytes()).hexdigest(),
+           "posemap": dataclasses.asdict(posemap), "size": VISIBILITY_SIZE, "code": code_hash(__name__)}
+    return cached_array("part-visibility", key, compute)
+
+
 def build_part_index(pose: PoseStore, frames: np.ndarray, params: SourcesParams, posemap: PosemapParams) -> PartIndex:
-    """The :class:`PartIndex` of ``frames`` of ``pose`` (each frame's parsing read once)."""
-    visible = np.stack([frame_visibility(pose, int(t), posemap) for t in frames]) if len(frames) \
-        else np.zeros((0, NUM_PARTS), np.float32)
-    return PartIndex(frames, pose.keypoints[frames], visible, params, posemap.min_conf)
+    """The :class:`PartIndex` of ``frames`` of ``pose`` (their visibility: :func:`frames_visibility`)."""
+    return PartIndex(frames, pose.keypoints[frames], frames_visibility(pose, frames, posemap), params, posemap.min_conf)

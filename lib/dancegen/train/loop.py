@@ -65,6 +65,7 @@ from dancegen.model.dataset import PairDataset
 from dancegen.core.errors import DanceGenError
 from dancegen.core.images import to_uint8
 from dancegen.core.layout import TrainPaths
+from dancegen.model.personal import PersonalVideo
 from dancegen.model.generators import FINAL, GeneratorConfig, Generators, save_generators
 from dancegen.model.variants import NAMES as VARIANTS
 from dancegen.model.variants import get_variant
@@ -221,6 +222,7 @@ class TrainingRun:
     params: RunParams
     inputs: InputSpec
     paths: TrainPaths
+    video: PersonalVideo    # the personal video of ``paths``, opened once for the run (its part index built once)
 
 
 class Trainer:
@@ -544,7 +546,8 @@ def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: Trai
         inputs = get_variant(variant).input_spec(inputs)
         if variant in train.half_size:
             train = dataclasses.replace(train, low_res=train.low_res // 2, high_res=train.high_res // 2)
-        return _train(TrainingRun(variant, RunParams(model, train, loss), inputs, paths), ranks)
+        with PersonalVideo(paths) as video:
+            return _train(TrainingRun(variant, RunParams(model, train, loss), inputs, paths, video), ranks)
     finally:
         if ranks.world > 1:
             dist.destroy_process_group()
@@ -624,7 +627,7 @@ def _run_phase(trainer: Trainer, run: TrainingRun, plan: list[Phase], phase: Pha
                fp: str) -> float | None:
     """Steps ``start`` … ``phase.iters`` of one phase; returns mean seconds per step (None if none ran)."""
     paths, variant, train, ranks = run.paths, run.variant, run.params.train, trainer.ranks
-    dataset = PairDataset(paths, "train", phase.resolution, run.inputs)
+    dataset = PairDataset(run.video, "train", phase.resolution, run.inputs)
     stream = batches(dataset, train, phase, ranks, start, pin=trainer.device.type == "cuda")
     ckpt_path = paths.checkpoints / CHECKPOINT_NAME
     bar = tqdm(range(start, phase.iters), desc=f"{variant} {phase.name} {phase.resolution}²",

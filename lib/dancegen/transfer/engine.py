@@ -16,7 +16,6 @@ Only the nets change engine: the warp and the composites stay torch float32 eith
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import warnings
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dancegen.core.cache import cache_root, file_digest
 from dancegen.core.config import ENGINES
 
 
@@ -60,20 +60,6 @@ def use_engine(generators, model_file: str | Path, resolution: int, engine: str,
     for name, net in compiled.items():
         generators.nets[name] = net
     return "openvino"
-
-
-def cache_root() -> Path:
-    """Where exports are cached: ``$XDG_CACHE_HOME/dancegen`` (default ``~/.cache/dancegen``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dancegen"
-
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's bytes, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _openvino_nets(generators, model_file: Path, resolution: int) -> dict[str, CompiledNet]:
