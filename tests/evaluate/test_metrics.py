@@ -82,6 +82,22 @@ def test_masked_metrics_see_only_the_mask():
     assert metrics.ssim(a, b, right) < 0.1
 
 
+def test_region_scores_are_the_single_metrics_of_each_region():
+    """One SSIM map and one squared error for all regions give exactly what the metrics give one by one."""
+    rng = np.random.default_rng(3)
+    a, b = (rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(2))
+    fg = np.zeros((40, 48), bool)
+    fg[5:25, 10:30] = True
+    nothing = np.zeros((40, 48), bool)
+    whole, inside, outside, empty = metrics.region_scores(a, b, (None, fg, ~fg, nothing))
+    for scores, mask in ((whole, None), (inside, fg), (outside, ~fg)):
+        error = metrics.mse(a, b, mask)
+        assert scores == (error, metrics.psnr_from_mse(error), metrics.ssim(a, b, mask))
+    assert all(math.isnan(v) for v in empty)
+    with pytest.raises(ValueError, match="mask must be"):
+        metrics.region_scores(a, b, (fg[:-1],))
+
+
 def test_masked_mse_of_a_known_patch():
     a = constant(50)
     b = a.copy()

@@ -99,23 +99,14 @@ class GroundTruth:
         return resize_area(self.frames[t], self.resolution), small >= 0.5, ~grown
 
 
-def _scores(generated: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -> tuple[float, float, float]:
-    """(MSE, PSNR, SSIM), all NaN when ``mask`` selects nothing."""
-    if mask is not None and not mask.any():
-        return math.nan, math.nan, math.nan
-    error = metrics.mse(generated, truth, mask)
-    return error, metrics.psnr_from_mse(error), metrics.ssim(generated, truth, mask)
-
-
 def score_pairs(generated, index: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
     """Per test pair: whole, foreground and background-region scores; ``generated[i]``: pair i's
     ``(R, R, 3) uint8`` (an HDF5 dataset or :class:`BaselineImages`), ``index: (N, 2)`` in, ref."""
     rows = []
     for i, (t_in, t_ref) in enumerate(tqdm(index, desc="pairs", unit="pair", leave=False)):
         image, mask, scene = truth(int(t_ref))
-        out = generated[i]
-        rows.append((int(t_in), int(t_ref), *_scores(out, image, None), *_scores(out, image, mask),
-                     *_scores(out, image, scene)))
+        whole, fg, bg = metrics.region_scores(generated[i], image, (None, mask, scene))
+        rows.append((int(t_in), int(t_ref), *whole, *fg, *bg))
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS[1:]))
 
 

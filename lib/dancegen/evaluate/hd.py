@@ -58,11 +58,10 @@ def score_hd(images, index: np.ndarray, truth, perceptual: metrics.PerceptualDis
     for i, (t_in, t_ref) in enumerate(tqdm(index, desc="pairs at H", unit="pair", leave=False)):
         image, mask, _ = truth(int(t_ref))
         out = images[i]
-        fg = (metrics.psnr_from_mse(metrics.mse(out, image, mask)), metrics.ssim(out, image, mask)) \
-            if mask.any() else (math.nan, math.nan)
+        (_, psnr, ssim), (_, fg_psnr, fg_ssim) = metrics.region_scores(out, image, (None, mask))
         sharp = (metrics.sharpness(out, mask), metrics.sharpness(image, mask)) if mask.any() else (math.nan, math.nan)
-        rows.append((int(t_in), int(t_ref), metrics.psnr_from_mse(metrics.mse(out, image)), metrics.ssim(out, image),
-                     *fg, perceptual.distance(out, image, key=int(t_ref)), *sharp))
+        rows.append((int(t_in), int(t_ref), psnr, ssim, fg_psnr, fg_ssim,
+                     perceptual.distance(out, image, key=int(t_ref)), *sharp))
     return pd.DataFrame(rows, columns=list(HD_COLUMNS[1:]))
 
 

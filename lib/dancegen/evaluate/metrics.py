@@ -6,6 +6,9 @@ taken over (e.g. the foreground person). Errors are on the 0–255 scale, as in 
 
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 import cv2
 import numpy as np
 import torch
@@ -58,6 +61,25 @@ def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     _check_pair(a, b, mask)
     score, ssim_map = structural_similarity(a, b, channel_axis=-1, data_range=DATA_RANGE, full=True)
     return float(score) if mask is None else _masked_mean(ssim_map, mask)
+
+
+def region_scores(a: np.ndarray, b: np.ndarray, masks: Sequence[np.ndarray | None]) -> list[tuple[float, float, float]]:
+    """(MSE, PSNR, SSIM) of ``a`` against ``b`` over each of ``masks`` (None: the whole image, as
+    :func:`mse`, :func:`psnr_from_mse` and :func:`ssim` give them; a mask that selects nothing: NaNs),
+    the squared errors and the SSIM map computed once for all of them."""
+    _check_pair(a, b, None)
+    diff = a.astype(np.float64) - b.astype(np.float64)
+    squared = diff * diff
+    whole, ssim_map = structural_similarity(a, b, channel_axis=-1, data_range=DATA_RANGE, full=True)
+    out = []
+    for mask in masks:
+        if mask is not None and not mask.any():
+            out.append((math.nan, math.nan, math.nan))
+            continue
+        _check_pair(a, b, mask)
+        error = _masked_mean(squared, mask)
+        out.append((error, psnr_from_mse(error), float(whole) if mask is None else _masked_mean(ssim_map, mask)))
+    return out
 
 
 def difference_mse(gen_prev: np.ndarray, gen: np.ndarray, gt_prev: np.ndarray, gt: np.ndarray,

@@ -68,6 +68,7 @@ class Generated:
     synthesis: np.ndarray | None    # Ĩ_out on green at H (two-stage variants), else None
     matte: np.ndarray               # float32 in [0, 1]: the generated person (the variant's matte) at H
     low: np.ndarray                 # I_out at R, (B, R, R, 3) uint8 (``final`` itself where H = R)
+    low_synthesis: np.ndarray | None  # Ĩ_out at R (``synthesis`` itself where H = R)
 
     @property
     def person(self) -> np.ndarray:
@@ -109,7 +110,10 @@ def generate(generators: Generators, samples: list[dict[str, torch.Tensor]], dev
     synthesis = to_uint8(rendered[SYNTHESIS]) if SYNTHESIS in rendered else None
     matte = generators.matte(outputs, batch, rendered)[:, 0].float().cpu().numpy()
     final = to_uint8(rendered[FINAL])
-    return Generated(final, synthesis, matte, final if rendered is outputs else to_uint8(outputs[FINAL]))
+    if rendered is outputs:
+        return Generated(final, synthesis, matte, final, synthesis)
+    return Generated(final, synthesis, matte, to_uint8(outputs[FINAL]),
+                     to_uint8(outputs[SYNTHESIS]) if synthesis is not None else None)
 
 
 def trained_sources(meta: dict) -> SourcesParams:
@@ -231,23 +235,24 @@ def infer_video(out_path: str | Path, video: PersonalVideo, model_file: str | Pa
     if not len(run):
         raise DanceGenError(video.paths.split, "has no valid frame in the test split")
     jobs = {"pairs": [(int(a), int(b)) for a, b in pairs], "run": [(int(run[0]), int(t)) for t in run]}
-    fg = renderer.generators.variant.synthesis
+    fg, hd = renderer.generators.variant.synthesis, renderer.builder_hd is not None
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
         out = _ImageDatasets(f)
         f.create_dataset("pairs_index", data=pairs)
         f.create_dataset("run_frames", data=run)
         for name, jobs_of in jobs.items():
-            for kind in ("out", "fg")[:1 + fg]:
-                out.create(f"{name}_{kind}", at_r.size)
+            # The pairs once, at H where H > R: the nets' R outputs come with the HD render.
+            outputs = {"out": at_r.size, "fg": at_r.size} if fg else {"out": at_r.size}
+            if name == "pairs" and hd:
+                outputs["hd"] = renderer.size
+            for kind, side in outputs.items():
+                out.create(f"{name}_{kind}", side)
+            render = renderer if "hd" in outputs else at_r
             for chunk in tqdm(list(batched(jobs_of, infer.batch_size)), desc=f"infer {name}", unit="batch"):
-                result = at_r([(t_in, video.history(t_ref, K), t_ref) for t_in, t_ref in chunk])
-                out.append(f"{name}_out", result.final)
-                if fg:
-                    out.append(f"{name}_fg", result.synthesis)
-        if renderer.builder_hd is not None:
-            out.create("pairs_hd", renderer.size)
-            for chunk in tqdm(list(batched(jobs["pairs"], infer.batch_size)), desc="infer pairs at H", unit="batch"):
-                out.append("pairs_hd", renderer([(t_in, video.history(t_ref, K), t_ref) for t_in, t_ref in chunk]).final)
+                result = render([(t_in, video.history(t_ref, K), t_ref) for t_in, t_ref in chunk])
+                for kind, images in (("out", result.low), ("fg", result.low_synthesis), ("hd", result.final)):
+                    if kind in outputs:
+                        out.append(f"{name}_{kind}", images)
         f.attrs.update(video=video.name, variant=renderer.generators.config.variant, resolution=at_r.size,
                        render_size=renderer.size, K=K, run_input_frame=int(run[0]), model=str(model_file),
                        model_meta=json.dumps(meta), engine=renderer.engine)
