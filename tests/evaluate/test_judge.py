@@ -11,8 +11,8 @@ import pytest
 from dancegen.body import skeleton
 from dancegen.core.config import InputSpec, PoseParams
 from dancegen.core.layout import VideoPaths
-from dancegen.evaluate.judge import (JudgeSetup, PoseTally, Target, Temporal, baseline_frames, crop_box,
-                                     judge_frames, overall_ranks, result_frames, silhouette)
+from dancegen.evaluate.judge import (JudgeSetup, PoseTally, Target, Temporal, TransferRun, baseline_frames, crop_box,
+                                     judge_frames, judge_outputs, overall_ranks, result_frames, silhouette)
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.detect.mediapipe import HolisticDetector
 from dancegen.preprocess.video import VideoWriter, probe, read_frames
@@ -116,6 +116,35 @@ def test_on_the_demo_clip_the_true_frames_beat_a_frozen_and_a_late_copy(demo_cli
     assert judged["frozen"]["temporal"] == {"flicker": 0.0, "warp_error": 0.0}
     assert judged["true"]["frames"] == len(truth) and judged["true"]["identity"]["feature_distance"] is not None
     assert judged["tangram"]["separation"]["background_change"] is not None
+
+
+def test_judging_in_processes_gives_the_scores_of_one_process(demo_clip, tmp_path):
+    """The outputs of a transfer judged side by side in two processes (pose.workers) score exactly
+    as judged one after the other in this one."""
+    with PersonalVideo(demo_clip) as video:
+        n = len(video.pose.keypoints)
+        driving = Driving(video.pose.keypoints[:], np.full(n, video.train_frames[0]))
+        with VideoWriter(tmp_path / "result.mp4", 30) as writer:
+            for t in range(n):
+                writer.write(video.frames[t])
+        run = TransferRun({"copy": tmp_path}, demo_clip.frames, demo_clip.pose)
+        one, two = (judge_outputs(["copy", "nearest_frame"], run, video, driving,
+                                  JudgeSetup(128, SPEC, PoseParams(workers=workers), 4)) for workers in (1, 2))
+    assert one[0]["fidelity"]["pck@0.1"] > 0.8 and one[1]["frames"] == n
+    flat_one, flat_two = _flat(one), _flat(two)
+    assert flat_one.keys() == flat_two.keys()
+    differ = {k: (v, flat_two[k]) for k, v in flat_one.items() if v != flat_two[k]}
+    # the feature network runs on one thread per process there, on the stage's threads here: its
+    # distances may differ in float rounding, nothing else may differ at all
+    assert all(k.endswith("feature_distance") and v == pytest.approx(w, rel=1e-5) for k, (v, w) in differ.items()), differ
+
+
+def _flat(value, key: str = "") -> dict:
+    if isinstance(value, dict):
+        return {k: v for name, item in value.items() for k, v in _flat(item, f"{key}/{name}").items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in _flat(item, f"{key}/{i}").items()}
+    return {key: value}
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "unianimate_dance_woman.mp4").is_file(), reason="../shared/data is absent")

@@ -26,12 +26,12 @@ def baseline_image(name: str, builder: InputBuilder, t_in: int, ref_poses: np.nd
                    exclude: int | None = None) -> np.ndarray:
     """The ``name`` baseline's I_out for input frame ``t_in`` under ``ref_poses: (K, 133, 3)`` (the
     reference's own frame ``exclude``, as :meth:`InputBuilder.sample`) → ``(R, R, 3) uint8 RGB``."""
-    sample = builder.sample(t_in, ref_poses, exclude, with_pose_maps=False)
     if name == "input_frame":
-        return to_uint8(sample["I_in"])
+        return to_uint8(builder.frame_image(t_in))
     if name == "background":
-        return to_uint8(sample["B"])
+        return to_uint8(builder.background)
     if name == "tangram":
+        sample = builder.sample(t_in, ref_poses, exclude, with_pose_maps=False)
         images, parsing = part_stacks(sample)
         T, coverage, hidden = warp_parts_amodal(images[None], parsing[None], sample["theta"][None],
                                                 sample["part_valid"][None], sample["hidden_in"][None])

@@ -40,6 +40,7 @@ output upsampled)}}``; ``hd`` keys only where H > R, on the variants and the inp
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -82,21 +83,25 @@ class Evaluation:
 
 
 class GroundTruth:
-    """Reference frames, person masks and background regions of one personal video at resolution R."""
+    """Reference frames, person masks and background regions of one personal video at resolution R,
+    each frame's made once (every variant and baseline is scored against the same test frames)."""
 
     def __init__(self, video: PersonalVideo, resolution: int, spec: InputSpec):
         self.frames, self.pose = video.frames, video.pose
         self.resolution, self.threshold = resolution, spec.mask_threshold
         grow = max(1, round(spec.scene_dilate_px * resolution / video.size))
         self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
+        self._made: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __call__(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame t as ``(R, R, 3) uint8 RGB``, its person ``(R, R) bool`` and its background
         region ``(R, R) bool`` (outside the grown person)."""
-        person = person_region(self.pose.parsing(t), self.pose.mask(t), self.threshold)
-        small = resize_area(person.astype(np.float32), self.resolution)
-        grown = cv2.dilate((small > 0).astype(np.uint8), self._grow).astype(bool)
-        return resize_area(self.frames[t], self.resolution), small >= 0.5, ~grown
+        if t not in self._made:
+            person = person_region(self.pose.parsing(t), self.pose.mask(t), self.threshold)
+            small = resize_area(person.astype(np.float32), self.resolution)
+            grown = cv2.dilate((small > 0).astype(np.uint8), self._grow).astype(bool)
+            self._made[t] = (resize_area(self.frames[t], self.resolution), small >= 0.5, ~grown)
+        return self._made[t]
 
 
 def score_pairs(generated, index: np.ndarray, truth: GroundTruth) -> pd.DataFrame:
@@ -170,12 +175,13 @@ def _open_infer(infer_path: Path) -> h5py.File:
     return f
 
 
-def evaluate_variant(infer_path: str | Path, video: PersonalVideo, spec: InputSpec,
-                     novelty_k: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """Scores of one infer file → (summary for metrics.json, pairs table, run table with novelty)."""
+def evaluate_variant(infer_path: str | Path, video: PersonalVideo, spec: InputSpec, novelty_k: int,
+                     truth_at) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Scores of one infer file → (summary for metrics.json, pairs table, run table with novelty);
+    ``truth_at(size)``: the :class:`GroundTruth` at a size."""
     with _open_infer(Path(infer_path)) as f:
         attrs = dict(f.attrs)
-        truth = GroundTruth(video, int(attrs["resolution"]), spec)
+        truth = truth_at(int(attrs["resolution"]))
         pairs = score_pairs(f["pairs_out"], f["pairs_index"][:], truth)
         run_frames = f["run_frames"][:]
         run = score_run(f["run_out"], run_frames, truth)
@@ -183,14 +189,15 @@ def evaluate_variant(infer_path: str | Path, video: PersonalVideo, spec: InputSp
     return {**_summary(pairs, run), "config": _model_config(attrs)}, pairs, run
 
 
-def evaluate_baselines(infer_path: str | Path, video: PersonalVideo, spec: InputSpec,
-                       novelty_k: int) -> dict[str, tuple[dict, pd.DataFrame, pd.DataFrame]]:
+def evaluate_baselines(infer_path: str | Path, video: PersonalVideo, spec: InputSpec, novelty_k: int,
+                       truth_at) -> dict[str, tuple[dict, pd.DataFrame, pd.DataFrame]]:
     """Every baseline of :mod:`dancegen.evaluate.baselines` scored on the pairs and run of ``infer_path``
-    (at its resolution, with its run's fixed input frame) → {baseline: (summary, pairs, run)}."""
+    (at its resolution, with its run's fixed input frame) → {baseline: (summary, pairs, run)};
+    ``truth_at`` as :func:`evaluate_variant`'s."""
     with _open_infer(Path(infer_path)) as f:
         resolution, index = int(f.attrs["resolution"]), f["pairs_index"][:]
         run_frames, run_input = f["run_frames"][:], int(f.attrs["run_input_frame"])
-    truth, builder, K = GroundTruth(video, resolution, spec), video.builder(resolution, spec), spec.posemap.K
+    truth, builder, K = truth_at(resolution), video.builder(resolution, spec), spec.posemap.K
     pair_jobs = [(int(a), video.history(int(b), K), int(b)) for a, b in index]
     run_jobs = [(run_input, video.history(int(t), K), int(t)) for t in run_frames]
     novelty = _novelty(video, run_frames, novelty_k, spec.posemap.min_conf)
@@ -243,13 +250,15 @@ def evaluate_video(video: PersonalVideo, variants: list[str], data: str | Path, 
     if not variants:
         raise DanceGenError("params.yaml", "'train.variants' is empty: there is nothing to evaluate")
     infer_files = {variant: infer_file(video.name, variant, data) for variant in variants}
-    results = {variant: evaluate_variant(path, video, spec, novelty_k) for variant, path in infer_files.items()}
-    results.update(evaluate_baselines(infer_files[variants[0]], video, spec, novelty_k))
+    truth_at = functools.cache(lambda size: GroundTruth(video, size, spec))    # one per size, shared
+    results = {variant: evaluate_variant(path, video, spec, novelty_k, truth_at)
+               for variant, path in infer_files.items()}
+    results.update(evaluate_baselines(infer_files[variants[0]], video, spec, novelty_k, truth_at))
     pairs = pd.concat([p.assign(variant=name) for name, (_, p, _) in results.items()], ignore_index=True)
     run = pd.concat([r.assign(variant=name) for name, (_, _, r) in results.items()], ignore_index=True)
     run = run[list(RUN_COLUMNS)]
     summaries = {name: summary for name, (summary, _, _) in results.items()}
-    hd = evaluate_hd(infer_files, video, spec, lambda size: GroundTruth(video, size, spec))
+    hd = evaluate_hd(infer_files, video, spec, truth_at)
     if hd is not None:
         for output, summary in hd[0].items():
             name, upsampled = output.removesuffix(UPSAMPLED), output.endswith(UPSAMPLED)

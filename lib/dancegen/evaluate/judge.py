@@ -38,12 +38,15 @@ every pair of consecutive frames.
 from __future__ import annotations
 
 import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
+import torch
 
 from dancegen.body import skeleton
 from dancegen.body.distances import nearest_poses
@@ -395,15 +398,49 @@ def judge_transfer(run: TransferRun, video: PersonalVideo, spec: InputSpec, pose
     first = next(iter(run.transfers.values()))
     driving = Driving.read(first / "driving.h5")
     size = videos.probe(first / "result.mp4").width
-    target = Target(video, driving, JudgeSetup(size, spec, pose, stride))
-    outputs = {name: judge_frames(result_frames(path / "result.mp4", size), target)
-               for name, path in run.transfers.items()}
-    for name in BASELINES:
-        outputs[name] = judge_frames(baseline_frames(name, video, driving, size, spec), target)
+    names = [*run.transfers, *BASELINES]
+    outputs = dict(zip(names, judge_outputs(names, run, video, driving, JudgeSetup(size, spec, pose, stride))))
     with FrameStore(run.ref_frames) as frames, PoseStore(run.ref_pose) as ref_pose:
         reference = reference_temporal(frames, ref_pose, len(driving.poses), size, spec.mask_threshold)
     return {"outputs": outputs, "ranks": overall_ranks(outputs), "reference": reference, "size": size,
             "frames": len(driving.poses), "stride": stride, "computed_with": COMPUTED_WITH}
+
+
+def judge_outputs(names: list[str], run: TransferRun, video: PersonalVideo, driving: Driving,
+                  setup: JudgeSetup) -> list[dict]:
+    """:func:`judge_frames` of each output of ``names`` (a variant of ``run`` or one of
+    :data:`BASELINES`), in ``pose.workers`` processes side by side (the detector, one core's work,
+    is most of the time); each process builds its own :class:`Target`. The scores do not depend on
+    the number of processes."""
+    workers = min(setup.pose.workers, len(names))
+    if workers <= 1:
+        target = Target(video, driving, setup)
+        return [_judge_output(name, run, target) for name in names]
+    context = multiprocessing.get_context("spawn")      # MediaPipe's graphs do not survive a fork
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_judging,
+                             initargs=(run, video, driving, setup)) as pool:
+        return list(pool.map(_judge_in_worker, names))
+
+
+_JUDGING: tuple[TransferRun, Target] | None = None     # a judging process's run and target
+
+
+def _start_judging(run: TransferRun, video: PersonalVideo, driving: Driving, setup: JudgeSetup) -> None:
+    global _JUDGING
+    torch.set_num_threads(1)          # one core per process: the processes share the machine's cores
+    _JUDGING = (run, Target(video, driving, setup))
+
+
+def _judge_in_worker(name: str) -> dict:
+    return _judge_output(name, *_JUDGING)
+
+
+def _judge_output(name: str, run: TransferRun, target: Target) -> dict:
+    """:func:`judge_frames` of one output: a variant's ``result.mp4``, or a baseline made here."""
+    size = target.setup.size
+    if name in run.transfers:
+        return judge_frames(result_frames(run.transfers[name] / "result.mp4", size), target)
+    return judge_frames(baseline_frames(name, target.video, target.driving, size, target.setup.spec), target)
 
 
 # The automatic Table 4's columns: (header, group, key, digits).

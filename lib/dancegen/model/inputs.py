@@ -90,6 +90,12 @@ class InputBuilder:
         small = resize_area(self.person(t).astype(np.float32), self.resolution)
         return torch.from_numpy((small >= 0.5).astype(np.float32)[None])
 
+    def frame_image(self, t: int) -> torch.Tensor:
+        """``(3, R, R) float32`` frame t in [-1, 1], as ``I_in`` of a sample (without building one)."""
+        if t in self._frames:
+            return self._frames[t]["I_in"]
+        return to_image_tensor(resize_area(self.frames[t], self.resolution))
+
     def _scene(self, t: int) -> dict[str, torch.Tensor]:
         """``B_in`` of frame t, its image with its grown person region ``hole_in`` replaced by B."""
         if self._scene_of is None or self._scene_of[0] != t:
