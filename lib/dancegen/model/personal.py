@@ -1,8 +1,9 @@
 """A personal video, opened once: its frames, poses, background plate, train/test split and poses.
 
 A stage opens a :class:`PersonalVideo` and passes it down; nothing below it opens the files again
-(a DataLoader worker reopens them: :meth:`PersonalVideo.reopened`, or pickling), recomputes the split (the pairs stage recorded it: :func:`dancegen.preprocess.pairs.read_split`) or
-assembles a pose history of its own.
+(a DataLoader worker reopens them: :meth:`PersonalVideo.reopened`, or pickling), recomputes the
+split (the pairs stage recorded it: :func:`dancegen.preprocess.pairs.read_split`) or assembles a
+pose history of its own.
 
   ``frames``          :class:`FrameStore` — ``(T, S, S, 3) uint8 RGB`` square frames
   ``pose``            :class:`PoseStore` — keypoints ``(T, 133, 3)`` x, y, confidence in frame pixels,
