@@ -60,8 +60,8 @@ class PairDataset(Dataset):
         return self._builder
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        builder = self._open()
-        video, (t_in, t_ref) = self.video, (int(t) for t in self.pairs[i])
+        builder, video = self._open(), self.video      # _open first: a worker's video is reopened there
+        t_in, t_ref = (int(t) for t in self.pairs[i])
         return {
             **builder.sample(t_in, video.history(t_ref, self.spec.posemap.K), t_ref),
             "I_ref": to_image_tensor(resize_area(video.frames[t_ref], self.resolution)),

@@ -116,7 +116,7 @@ class InputBuilder:
         parsing = torch.from_numpy(cv2.resize(self.pose.parsing(t), (r, r),
                                               interpolation=cv2.INTER_NEAREST).astype(np.int64))
         maps = torch.from_numpy(pose_maps(self.pose.keypoints[t], self.size, r, self.posemap))
-        self._frames[t] = {"I_in": to_image_tensor(resize_area(self.frames[t], r)), "parsing_in": parsing,
+        self._frames[t] = {"I_in": self.frame_image(t), "parsing_in": parsing,
                            "hidden_in": hidden_regions(parsing, maps[:NUM_PARTS]), "P_in": maps}
         if len(self._frames) > FRAME_CACHE:
             self._frames.popitem(last=False)
