@@ -43,11 +43,15 @@ paper: setup
 	@args=$$($(BIN)/python -m dancegen.core.config --set-args params.paper.yaml) || exit 1; \
 	  $(BIN)/dvc exp run -n paper $$args
 
+# One test process per core, up to 4 (pytest-xdist), a file's tests kept in one process (its module
+# fixtures are built once) and handed out in file order, the end-to-end pipeline test first.
+XDIST := -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+
 test: setup
-	$(BIN)/python -m pytest -q -m "not slow and not gpu"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow and not gpu"
 
 test-all: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 # Rewrite README.md's pipeline graph from `dvc dag --md` (tests/test_readme.py checks it).
 dag: setup

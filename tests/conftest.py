@@ -58,6 +58,19 @@ def batch_of(video, resolution: int, n: int = 2) -> dict[str, torch.Tensor]:
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the tests in one process per core (pytest-xdist): torch and OpenMP get one
+    # thread each, here and in the stages and commands the tests start, so they do not oversubscribe.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items):
+    """The end-to-end pipeline test, the longest by far, is handed out first, so the other tests
+    fill the other process meanwhile."""
+    items.sort(key=lambda item: item.path.name != "test_pipeline.py")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def user_cache(tmp_path_factory):
     """What the package caches (dancegen.core.cache: engine exports, part visibility) goes to a
