@@ -16,7 +16,7 @@ import pytest
 from dancegen.core.errors import DanceGenError
 from dancegen.evaluate.rating import FORMAT, QUESTIONS, read_ratings, table4, trials_of
 from dancegen.evaluate.report import build_report
-from test_report import fixture  # noqa: F401  (the report's inputs)
+from test_report import fixture, report_inputs  # noqa: F401  (the report's inputs)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

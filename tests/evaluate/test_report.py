@@ -67,9 +67,22 @@ def judged_fixture() -> dict:
             "size": R, "frames": 9, "stride": 2, "computed_with": {}}
 
 
+@pytest.fixture(scope="module")
+def report_inputs(tmp_path_factory) -> Path:
+    """Every input the report reads, written once per module (videos by ffmpeg, a figure)."""
+    root = tmp_path_factory.mktemp("report_inputs")
+    _write_inputs(root / "data", root / "reports")
+    return root
+
+
 @pytest.fixture()
-def fixture(tmp_path):
-    data, reports = tmp_path / "data", tmp_path / "reports"
+def fixture(report_inputs, tmp_path):
+    """A copy of the inputs of its own for each test, which may change or remove any of them."""
+    shutil.copytree(report_inputs, tmp_path, dirs_exist_ok=True)
+    return ReportInputs(["vid"], ["ref"], VARIANTS, tmp_path / "data", tmp_path / "reports")
+
+
+def _write_inputs(data: Path, reports: Path) -> None:
     rng = np.random.default_rng(0)
     with FrameWriter(data / "frames" / "vid.h5", S, 30) as fw:
         for _ in range(T):
@@ -123,7 +136,6 @@ def fixture(tmp_path):
     (reports / "judge" / "vid" / "ref" / "metrics.json").write_text(json.dumps(judged_fixture()))
     (data / "sp" / "vid").mkdir(parents=True)
     (data / "sp" / "vid" / "metrics.json").write_text(json.dumps({"iou": 0.71, "kp_error_px": 4.2, "pck": 0.9}))
-    return ReportInputs(["vid"], ["ref"], VARIANTS, data, reports)
 
 
 def test_report_renders_tables_figures_and_videos(fixture):

@@ -21,6 +21,7 @@ from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import make_pairs, write_split
 from dancegen.core.store import FrameWriter, PoseStore, PoseWriter
 from dancegen.preprocess.video import VideoWriter
+from dancegen.transfer import command
 from dancegen.transfer.live import LiveDriving
 from dancegen.transfer.retarget import REMEASURE_EVERY, jitter
 from dancegen.transfer.transfer import driving_poses
@@ -61,6 +62,22 @@ def workspace(tmp_path_factory) -> Path:
 def live(workspace: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dancegen.transfer.command", "live", "--video", "me", *args],
                           cwd=workspace, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture()
+def failing_live(workspace, monkeypatch, capsys):
+    """`dancegen live --video me ARGS` run in this process (its imports paid once), for a run that
+    must fail: its exit code is 1; returns the last line it wrote to stderr."""
+    threads = torch.get_num_threads()       # live takes one thread; the next tests get theirs back
+    monkeypatch.chdir(workspace)
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as done:
+            command.main(["live", "--video", "me", *args])
+        assert done.value.code == 1
+        return capsys.readouterr().err.strip().splitlines()[-1]
+    yield run
+    torch.set_num_threads(threads)
 
 
 def test_a_video_file_as_the_source_gives_every_frame_and_a_throughput_report(workspace):
@@ -113,24 +130,23 @@ def test_frames_on_stdout_are_raw_rgb(workspace):
     ("nowhere.mp4", "nowhere.mp4: not found (give a camera index, a video file or a stream URL)"),
     ("junk.mp4", "junk.mp4: cannot open this video or stream"),
 ])
-def test_a_bad_source_is_a_one_line_error(workspace, source, message):
+def test_a_bad_source_is_a_one_line_error(workspace, failing_live, source, message):
     (workspace / "junk.mp4").write_text("not a video")
-    done = live(workspace, "--source", source, "--out", "bad.mp4")
-    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == f"[live] error: {message}", done.stderr
+    assert failing_live("--source", source, "--out", "bad.mp4") == f"[live] error: {message}"
     assert not (workspace / "bad.mp4").exists()
 
 
-def test_a_model_file_of_the_wrong_kind_is_a_one_line_error(workspace):
+def test_a_model_file_of_the_wrong_kind_is_a_one_line_error(workspace, failing_live):
     wrong = workspace / "data" / "not_a_model.pt"
     torch.save({"weights": torch.zeros(3)}, wrong)
-    done = live(workspace, "--source", "dance.mp4", "--out", "bad.mp4", "--model", str(wrong))
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith(f"[live] error: {wrong}: not a dancegen model file")
+    error = failing_live("--source", "dance.mp4", "--out", "bad.mp4", "--model", str(wrong))
+    assert error.startswith(f"[live] error: {wrong}: not a dancegen model file")
 
 
-def test_nowhere_to_show_the_result_is_a_one_line_error(workspace):
-    done = live(workspace, "--source", "dance.mp4", "--window", "off")
-    assert done.returncode == 1 and "nowhere to show the result" in done.stderr
+def test_nowhere_to_show_the_result_is_a_one_line_error(workspace, failing_live, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert "nowhere to show the result" in failing_live("--source", "dance.mp4", "--window", "off")
 
 
 def write_reference(path: Path, keypoints: np.ndarray, size: int) -> None:

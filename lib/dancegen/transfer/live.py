@@ -357,14 +357,17 @@ def run_live(run: LiveRun, params, log=print) -> LiveStats:
     the stats, also printed through ``log``."""
     torch.set_num_threads(1)                  # generation has one core; detection the other
     spec, infer = params.inputs, params.infer
-    with PersonalVideo(run.personal) as video:
-        renderer, _ = open_renderer(run.model, video, spec, run.size or None, infer.engine)
-        scene = load_scene(run.scene, renderer.size) if run.scene else None
-        driving = LiveDriving(video, infer, spec.posemap.min_conf, spec.posemap.K)
-        output = _Generation(renderer, scene, infer.edge_blur)
-        source = Source(run.source, run.realtime)
-        pipeline = _Pipeline(run, source, LiveStats())
-        pipeline.drive(params.pose, driving, output, Sinks(run.out, run.stdout, run.window, source.fps), log)
+    source = Source(run.source, run.realtime)     # a bad source fails before the model is loaded
+    try:
+        with PersonalVideo(run.personal) as video:
+            renderer, _ = open_renderer(run.model, video, spec, run.size or None, infer.engine)
+            scene = load_scene(run.scene, renderer.size) if run.scene else None
+            driving = LiveDriving(video, infer, spec.posemap.min_conf, spec.posemap.K)
+            output = _Generation(renderer, scene, infer.edge_blur)
+            pipeline = _Pipeline(run, source, LiveStats())
+            pipeline.drive(params.pose, driving, output, Sinks(run.out, run.stdout, run.window, source.fps), log)
+    finally:
+        source.close()
     stats = pipeline.stats
     if pipeline.errors:
         err = pipeline.errors[0]
