@@ -142,9 +142,7 @@ def test_a_model_file_of_the_wrong_kind_is_a_one_line_error(workspace, failing_l
     assert error.startswith(f"[live] error: {wrong}: not a dancegen model file")
 
 
-def test_nowhere_to_show_the_result_is_a_one_line_error(workspace, failing_live, monkeypatch):
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+def test_nowhere_to_show_the_result_is_a_one_line_error(workspace, failing_live):
     assert "nowhere to show the result" in failing_live("--source", "dance.mp4", "--window", "off")
 
 

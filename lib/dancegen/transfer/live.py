@@ -331,7 +331,7 @@ class _Pipeline:
                     last_report = time.perf_counter()
 
     def drive(self, pose_params: PoseParams, driving: LiveDriving, output: _Generation, sinks: Sinks, log) -> None:
-        """Run the three stages to the end; the source and the sinks are closed after."""
+        """Run the three stages to the end; the sinks are closed after (the source by whoever opened it)."""
         threads = [threading.Thread(target=self.capture, args=(driving.size,), daemon=True),
                    threading.Thread(target=self.detect, args=(pose_params, driving, output.renderer), daemon=True)]
         self.started = time.perf_counter()
@@ -345,7 +345,6 @@ class _Pipeline:
             self.stop.set()
             for thread in threads:
                 thread.join(timeout=5)
-            self.source.close()
             sinks.close(failed)
         self.stats.dropped += self.source.dropped
         self.stats.read += self.source.dropped    # frames the source passed over count as read
