@@ -94,6 +94,11 @@ def test_whole_pipeline_on_tiny_demo(tiny_repo):
         for name in (*VARIANTS, "input_frame", "background", "tangram", "nearest_frame")}
     assert max(map(len, lines)) <= 130         # a laptop terminal
     assert (tiny_repo / "reports" / "index.html").is_file()
+    # an output is a hard link to its copy in DVC's cache (.dvc/config), not a second copy
+    frames = tiny_repo / "data" / "frames" / "demo_personal.h5"
+    digest = hashlib.md5(frames.read_bytes()).hexdigest()
+    cached = tiny_repo / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]
+    assert frames.stat().st_nlink == 2 and os.path.samefile(frames, cached)
     # resume checkpoints are kept but never cached
     checkpoint = tiny_repo / "data" / "checkpoints" / "demo_personal" / "ours" / "checkpoint.pt"
     digest = hashlib.md5(checkpoint.read_bytes()).hexdigest()
