@@ -112,7 +112,13 @@ def measure(work: Path, args, loops: int) -> dict:
         count = len(frames["frames"])
     return {"loops": loops, "frames": count, "size": args.size, "repro_seconds": round(time.perf_counter() - began),
             "frames_file_mib": round((root / "data" / "frames" / "personal.h5").stat().st_size / 2**20, 1),
-            "stages": stages}
+            "disk_mib": disk_mib(root / "data", root / ".dvc" / "cache"), "stages": stages}
+
+
+def disk_mib(*folders: Path) -> float:
+    """What the folders take on disk together (``du``: a file hard-linked into two of them counts once)."""
+    done = subprocess.run(["du", "-scm", *map(str, folders)], capture_output=True, text=True, check=True)
+    return float(done.stdout.splitlines()[-1].split()[0])
 
 
 def summary(runs: list[dict]) -> None:
@@ -126,8 +132,8 @@ def summary(runs: list[dict]) -> None:
             cells.append("—" if s is None else f"{s['self_mib']} / {s['children_mib']}, {s['seconds']:.0f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     for run in runs:
-        print(f"{run['frames']} frames at {run['size']}²: frames file {run['frames_file_mib']} MiB, "
-              f"dvc repro {run['repro_seconds']} s")
+        print(f"{run['frames']} frames at {run['size']}²: frames file {run['frames_file_mib']} MiB, data/ and "
+              f".dvc/cache {run['disk_mib']:.0f} MiB on disk, dvc repro {run['repro_seconds']} s")
 
 
 def main() -> None:

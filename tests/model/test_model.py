@@ -303,6 +303,24 @@ def test_untrained_nets_render_the_tangram_composite_at_any_size(video, compose)
         assert gens.matte(outputs, low, rendered).shape == (2, 1, side, side)
 
 
+@pytest.mark.parametrize("variant", ["ours", "pix2pixhd"])
+def test_composing_frame_by_frame_gives_the_batch_composed_at_once(video, variant, monkeypatch):
+    import dancegen.model.generators as module
+
+    gens = generators(variant)
+    for p in gens.parameters():          # trained-looking heads: the fields are not zero
+        torch.nn.init.normal_(p, std=0.05)
+    low, high = batch_of(video, 32), batch_of(video, 64)
+    with torch.no_grad():
+        monkeypatch.setattr(module, "RENDER_PIXELS", 10**9)
+        _, at_once = gens.render(low, high)
+        monkeypatch.setattr(module, "RENDER_PIXELS", 64 * 64)       # one frame per run
+        _, by_frame = gens.render(low, high)
+    assert at_once.keys() == by_frame.keys() and len(at_once[FINAL]) == 2
+    for key in at_once:
+        torch.testing.assert_close(by_frame[key], at_once[key], rtol=0, atol=0)
+
+
 def test_a_painting_variant_is_upsampled_to_the_render_size(video):
     gens = generators("pix2pixhd")
     low, high = batch_of(video, 32), batch_of(video, 64)

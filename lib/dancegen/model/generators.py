@@ -75,6 +75,11 @@ KEY_POOL = 3
 
 _FORMAT = "dancegen-generators-1"
 
+# Pixels composed at the render size in one go (4 frames at 256², 1 at 512²): the amodal warp of
+# ten parts at H holds hundreds of MB per 512² frame, so a batch of 8 test pairs of Ours at 512²
+# composed at once peaked at 5.0 GiB, in runs of this size at 3.1 GiB, the same bits (benchmarks/README.md).
+RENDER_PIXELS = 4 * 256 * 256
+
 
 def chroma_key(image: torch.Tensor) -> torch.Tensor:
     """Soft foreground mask H_gen of an image on green: ``(B, 3, H, W)`` in [-1, 1] → ``(B, 1, H, W)``.
@@ -223,9 +228,18 @@ class Generators(nn.Module):
         ``batch`` and the variant composes at H on ``batch_hd``, the same inputs built at H without
         pose maps (:meth:`dancegen.model.variants.base.Variant.render`). At H = R both are ``forward``'s."""
         outputs = self(batch)
-        if batch_hd["I_in"].shape[-2:] == batch["I_in"].shape[-2:]:
+        height, width = batch_hd["I_in"].shape[-2:]
+        if (height, width) == batch["I_in"].shape[-2:]:
             return outputs, outputs
-        return outputs, self.variant.render(self, outputs, batch_hd)
+        n, step = len(batch_hd["I_in"]), max(1, RENDER_PIXELS // (height * width))
+        runs = [self.variant.render(self, _rows(outputs, i, i + step), _rows(batch_hd, i, i + step))
+                for i in range(0, n, step)]
+        return outputs, {k: torch.cat([run[k] for run in runs]) for k in runs[0]}
+
+
+def _rows(batch: dict, start: int, stop: int) -> dict:
+    """Samples ``start:stop`` of a batch: every tensor (and tuple of tensors) sliced on its first axis."""
+    return {k: tuple(t[start:stop] for t in v) if isinstance(v, tuple) else v[start:stop] for k, v in batch.items()}
 
 
 def save_generators(path: str | Path, generators: Generators, resolution: int, meta: dict) -> None:
