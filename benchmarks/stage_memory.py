@@ -5,9 +5,9 @@ no re-encoding) and the reference clip's first ``--ref-frames × loops`` frames 
 fresh copy of the repository whose params.yaml lists just those two videos, ``extract.size``
 --size (the render size: ``infer.size`` 0 = the frames' size) and a short training schedule
 (memory does not grow with steps). ``dvc repro`` runs every stage; each Python process writes its
-peak resident memory (``getrusage`` ``ru_maxrss``, its own and its largest waited-for child's:
-ffmpeg, a detector worker) when it exits, through a ``sitecustomize`` put on ``PYTHONPATH``.
-One table row per stage: the peak of the stage's own process, of its children, and its seconds.
+peak resident memory (``getrusage`` ``ru_maxrss``) when it exits, through a ``sitecustomize`` put
+on ``PYTHONPATH``. One table row per stage: the peak of its main process, of its worker processes
+(detect, judge), and its seconds.
 Streaming stages stay flat as the video grows; a stage that holds the whole video grows with it.
 
     .venv/bin/python benchmarks/stage_memory.py --size 512 --loops 1 4
@@ -35,14 +35,13 @@ HOOK = '''import atexit, os, resource, sys, time
 _start = time.time()
 def _peak():
     mib = lambda who: resource.getrusage(who).ru_maxrss / 1024      # KiB on Linux
-    line = {"argv": sys.argv, "self_mib": mib(resource.RUSAGE_SELF),
-            "children_mib": mib(resource.RUSAGE_CHILDREN), "seconds": time.time() - _start}
+    line = {"argv": sys.argv, "self_mib": mib(resource.RUSAGE_SELF), "seconds": time.time() - _start}
     with open(os.environ["DANCEGEN_MEMLOG"], "a") as log:
         log.write(__import__("json").dumps(line) + "\\n")
 atexit.register(_peak)
 '''
 SHORT = {"train_sp": {"iters": 20}, "train": {"variants": ["ours"], "low_iters": 4, "high_iters": 2,
-                                               "checkpoint_every": 100, "sample_every": 100}}
+                                               "checkpoint_every": 100, "log_every": 1, "sample_every": 100}}
 
 
 def looped(clip: Path, loops: int, out: Path) -> Path:
@@ -86,6 +85,17 @@ def stage_of(argv: list[str]) -> str | None:
     return None if script is None else Path(script).stem
 
 
+def stage_row(records: list[dict]) -> dict:
+    """A stage's processes → its main process's peak and seconds (the one that ran longest) and its
+    workers' (a spawned detector or judge process carries the stage's argv). A child's own peak is
+    not separable from the parent pages it shares after a fork, so ffmpeg is not counted here
+    (``extract_memory.py`` measures it: under 90 MiB)."""
+    main = max(records, key=lambda r: r["seconds"])
+    workers = [r["self_mib"] for r in records if r is not main]
+    return {"main_mib": round(main["self_mib"]), "workers": len(workers),
+            "worker_mib": round(max(workers, default=0)), "seconds": round(main["seconds"], 1)}
+
+
 def measure(work: Path, args, loops: int) -> dict:
     root = workspace(work, args, loops)
     hook, log = work / "hook", root / "memory.jsonl"
@@ -98,16 +108,13 @@ def measure(work: Path, args, loops: int) -> dict:
                           capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"dvc repro failed in {root}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    stages: dict[str, dict] = {}
+    processes: dict[str, list[dict]] = {}
     for line in log.read_text().splitlines():
         rec = json.loads(line)
         name = stage_of(rec["argv"])
         if name is not None and name != "demo":
-            row = stages.setdefault(name, {"self_mib": 0, "children_mib": 0, "seconds": 0, "runs": 0})
-            row["self_mib"] = max(row["self_mib"], round(rec["self_mib"]))
-            row["children_mib"] = max(row["children_mib"], round(rec["children_mib"]))
-            row["seconds"] += round(rec["seconds"], 1)
-            row["runs"] += 1
+            processes.setdefault(name, []).append(rec)
+    stages = {name: stage_row(recs) for name, recs in processes.items()}
     with h5py.File(root / "data" / "frames" / "personal.h5", "r") as frames:
         count = len(frames["frames"])
     return {"loops": loops, "frames": count, "size": args.size, "repro_seconds": round(time.perf_counter() - began),
@@ -123,13 +130,14 @@ def disk_mib(*folders: Path) -> float:
 
 def summary(runs: list[dict]) -> None:
     names = list(dict.fromkeys(n for run in runs for n in run["stages"]))
-    print("| stage | " + " | ".join(f"{r['frames']} frames: own / children MiB, s" for r in runs) + " |")
+    print("| stage | " + " | ".join(f"{r['frames']} frames: MiB (+ workers), s" for r in runs) + " |")
     print("|---|" + "---|" * len(runs))
     for name in names:
         cells = []
         for run in runs:
             s = run["stages"].get(name)
-            cells.append("—" if s is None else f"{s['self_mib']} / {s['children_mib']}, {s['seconds']:.0f}")
+            workers = f" (+ {s['workers']} × {s['worker_mib']})" if s["workers"] else ""
+            cells.append("—" if s is None else f"{s['main_mib']}{workers}, {s['seconds']:.0f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     for run in runs:
         print(f"{run['frames']} frames at {run['size']}²: frames file {run['frames_file_mib']} MiB, data/ and "
