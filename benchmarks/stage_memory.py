@@ -58,7 +58,8 @@ def workspace(work: Path, args, loops: int) -> Path:
     files = subprocess.run(["git", "ls-files"], cwd=quality.REPO, capture_output=True, text=True,
                            check=True).stdout.split()
     for rel in files:
-        if not rel.startswith(("data/", "reports/", "dvc.lock")) and (quality.REPO / rel).is_file():
+        wanted = not rel.startswith(("data/", "reports/", "dvc.lock")) or rel.startswith("reports/ratings/")
+        if wanted and (quality.REPO / rel).is_file():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(quality.REPO / rel, root / rel)
     raw = root / "data" / "raw"

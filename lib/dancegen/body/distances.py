@@ -15,6 +15,9 @@ from dancegen.body import skeleton
 # (rows, M) distance matrix), compared _SEARCH_CHUNK at a time ((chunk, M, 17) temporaries).
 _SEARCH_ROWS = 512
 _SEARCH_CHUNK = 32
+# Query × pool pose pairs compared at once by default, so that the (chunk, M, 17, 2) temporaries stay
+# near 36 MB however long the video (256 queries at a time grew them to ~1.5 GB for a 10-minute pool).
+_BLOCK_PAIRS = 1 << 18
 
 
 def _normalised(kps: np.ndarray, min_conf: float) -> tuple[np.ndarray, np.ndarray]:
@@ -38,11 +41,13 @@ class PosePool:
         self.min_conf = min_conf
         self.xy, self.present = _normalised(pool, min_conf)          # (M, 17, 2), (M, 17)
 
-    def distances(self, query: np.ndarray, chunk: int = 256) -> np.ndarray:
+    def distances(self, query: np.ndarray, chunk: int | None = None) -> np.ndarray:
         """Normalised keypoint distance of every query pose ``(Nq, 133, 3)`` to every pool pose:
-        ``(Nq, M)``, the mean Euclidean distance over the body joints present in both (inf if none)."""
+        ``(Nq, M)``, the mean Euclidean distance over the body joints present in both (inf if none);
+        ``chunk`` query poses at a time (by default as many as keep ``_BLOCK_PAIRS`` pairs)."""
         qxy, qp = _normalised(query, self.min_conf)
         out = np.empty((len(query), len(self.xy)), np.float32)
+        chunk = chunk or max(1, _BLOCK_PAIRS // max(1, len(self.xy)))
         for a in range(0, len(query), chunk):
             d = np.linalg.norm(qxy[a:a + chunk, None] - self.xy[None], axis=-1)     # (c, M, 17)
             both = qp[a:a + chunk, None] & self.present[None]
@@ -62,7 +67,7 @@ class PosePool:
         return index, distance
 
 
-def pose_distances(query: np.ndarray, pool: np.ndarray, min_conf: float, chunk: int = 256) -> np.ndarray:
+def pose_distances(query: np.ndarray, pool: np.ndarray, min_conf: float, chunk: int | None = None) -> np.ndarray:
     """:meth:`PosePool.distances` of ``query`` to ``pool``: ``(Nq, Np)``."""
     return PosePool(pool, min_conf).distances(query, chunk)
 
