@@ -81,9 +81,10 @@ def workspace(work: Path, args, loops: int) -> Path:
 
 
 def stage_of(argv: list[str]) -> str | None:
-    """``stages/train.py personal ours`` → ``train``; None for anything but a stage's own process."""
-    script = next((a for a in argv if a.startswith("stages/")), None)
-    return None if script is None else Path(script).stem
+    """``stages/train.py personal ours`` → ``train personal ours``; None for anything but a stage's
+    processes (a spawned worker carries its stage's argv)."""
+    at = next((i for i, a in enumerate(argv) if a.startswith("stages/")), None)
+    return None if at is None else " ".join([Path(argv[at]).stem, *argv[at + 1:]])
 
 
 def stage_row(records: list[dict]) -> dict:
@@ -137,8 +138,11 @@ def summary(runs: list[dict]) -> None:
         cells = []
         for run in runs:
             s = run["stages"].get(name)
+            if s is None:
+                cells.append("—")
+                continue
             workers = f" (+ {s['workers']} × {s['worker_mib']})" if s["workers"] else ""
-            cells.append("—" if s is None else f"{s['main_mib']}{workers}, {s['seconds']:.0f}")
+            cells.append(f"{s['main_mib']}{workers}, {s['seconds']:.0f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     for run in runs:
         print(f"{run['frames']} frames at {run['size']}²: frames file {run['frames_file_mib']} MiB, data/ and "
