@@ -5,7 +5,7 @@ torchrun --nproc_per_node N stages/train.py VIDEO VARIANT     data-parallel on N
 
 Reads  data/frames/VIDEO.h5, data/pose/VIDEO.h5, data/background/VIDEO/, data/pairs/VIDEO.csv,
        data/sp/VIDEO/sp.pt (when loss.w_sp > 0)
-Writes data/models/VIDEO/VARIANT/model.pt, data/checkpoints/VIDEO/VARIANT/ (resume state),
+Writes data/models/VIDEO/VARIANT/model.pt (with its HD refiner: refine), data/checkpoints/VIDEO/VARIANT/ (resume state),
        reports/train/VIDEO/VARIANT/ (DVCLive metrics, plots, sample grids)
 """
 
@@ -25,7 +25,7 @@ def main() -> None:
     params = load_params()
     params.personal_video(args.video)
     train_model(TrainPaths.of_run(args.video, args.variant), args.variant, params.model, params.train,
-                params.loss, params.inputs)
+                params.loss, params.inputs, params.refine)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,21 @@ class TrainSPParams:
 
 
 @dataclass(frozen=True)
+class RefineParams:
+    """The HD refiner (:mod:`dancegen.train.refine`), trained after a correcting variant's nets."""
+
+    iters: int = 0              # Adam steps; 0: no refiner (the plain HD render)
+    pairs: int = 240            # training pairs rendered at H to learn from
+    width: int = 32             # channels of its convolutions
+    layers: int = 4             # 3 × 3 convolutions before its head
+    crop: int = 128             # side (px at H) of the crops it trains on, most of them on the person
+    batch_size: int = 8
+    lr: float = 1e-3            # Adam, cosine decay to 0
+    w_detail: float = 3.0       # weight of the detail term (local mean |Laplacian| against the truth's) beside L1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class InferParams:
     retarget: bool = True            # scale reference poses to the target's body size (bone lengths), place them on its floor
     background_image: str = "data/demo/scene.png"  # the new scene of the Fig. 9 composite
@@ -214,6 +229,7 @@ class Params:
     train: TrainParams = TrainParams()
     loss: LossParams = LossParams()
     train_sp: TrainSPParams = TrainSPParams()
+    refine: RefineParams = RefineParams()
     infer: InferParams = InferParams()
     evaluate: EvaluateParams = EvaluateParams()
 
@@ -305,6 +321,7 @@ def _check(p: Params, source: str) -> None:
     _check_choices_and_loss(p, bad)
     _check_training(p, bad)
     _check_train_sp(p.train_sp, bad)
+    _check_refine(p.refine, bad)
 
 
 def _check_pose(pose: PoseParams, bad) -> None:
@@ -420,6 +437,18 @@ def _check_train_sp(sp: TrainSPParams, bad) -> None:
             raise bad(f"train_sp.{key}", f"must be > 0, got {getattr(sp, key)}")
     if sp.w_heatmap < 0:
         raise bad("train_sp.w_heatmap", f"must be >= 0, got {sp.w_heatmap}")
+
+
+def _check_refine(refine: RefineParams, bad) -> None:
+    for key in ("pairs", "width", "layers", "batch_size"):
+        if getattr(refine, key) < 1:
+            raise bad(f"refine.{key}", f"must be at least 1, got {getattr(refine, key)}")
+    if refine.iters < 0:
+        raise bad("refine.iters", f"must be >= 0 (0: no refiner), got {refine.iters}")
+    if refine.crop < 8 or refine.crop % 2:
+        raise bad("refine.crop", f"must be an even number of pixels, at least 8, got {refine.crop}")
+    if refine.lr <= 0 or refine.w_detail < 0:
+        raise bad("refine.lr/w_detail", f"must be > 0 and >= 0, got {refine.lr} and {refine.w_detail}")
 
 
 def _read_yaml(path: Path) -> dict:

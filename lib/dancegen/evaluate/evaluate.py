@@ -154,7 +154,8 @@ def _model_config(attrs: dict) -> dict:
     return {"resolution": int(attrs["resolution"]), "iterations": meta.get("steps"),
             "compose": meta.get("compose"), "upsample": meta.get("upsample"), "sources": meta.get("sources"),
             "synthesis_target": meta.get("synthesis_target"), "perceptual": meta.get("perceptual"),
-            "vgg_used": meta.get("vgg_used"), "sp_used": meta.get("sp_used"), "engine": attrs.get("engine", "torch")}
+            "vgg_used": meta.get("vgg_used"), "sp_used": meta.get("sp_used"), "engine": attrs.get("engine", "torch"),
+            "hd_refiner": (meta.get("refine") or {}).get("size")}
 
 
 def _novelty(video: PersonalVideo, run_frames: np.ndarray, novelty_k: int, min_conf: float) -> np.ndarray:

@@ -158,6 +158,12 @@ def hd_table(scores: dict[str, dict], variants: list[str]) -> str:
         *rows])
 
 
+def _refiner(cfg: dict) -> str:
+    """The HD refiner (``refine``) column: the render size it was trained at, or – for none."""
+    size = cfg.get("hd_refiner")
+    return f"at {size}²" if size else "–"
+
+
 def _perceptual(cfg: dict) -> str:
     name = cfg.get("perceptual")
     if name is None:     # a model file from before loss.perceptual: VGG19 or nothing
@@ -175,8 +181,8 @@ ENGINE_LABELS = {"openvino": "OpenVINO", "torch": "torch"}
 
 def config_table(metrics: dict, inputs: ReportInputs) -> str:
     lines = ["| video | variant | resolution | iterations | composition | parts from | synthesis judged on "
-             "| upsampling | perceptual loss | L_SP | nets run in |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| upsampling | perceptual loss | L_SP | nets run in | HD refiner |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for video in inputs.personal:
         for v in inputs.ordered_variants():
             cfg = metrics[video][v].get("config", {})
@@ -189,7 +195,8 @@ def config_table(metrics: dict, inputs: ReportInputs) -> str:
             parts_from = SOURCES_LABELS.get(cfg.get("sources") or "single", "?") if variant.warps_parts else "–"
             lines.append(f"| {video} | {variant_label(v)} | {cfg.get('resolution')}² | "
                          f"{cfg.get('iterations')} | {compose} | {parts_from} | {judged_on} | {cfg.get('upsample', '?')} | "
-                         f"{_perceptual(cfg)} | {sp} | {ENGINE_LABELS.get(cfg.get('engine'), '?')} |")
+                         f"{_perceptual(cfg)} | {sp} | {ENGINE_LABELS.get(cfg.get('engine'), '?')} | "
+                         f"{_refiner(cfg)} |")
     return "\n".join(lines)
 
 

@@ -42,6 +42,7 @@ from torch import nn
 from dancegen.core.config import ModelParams
 from dancegen.core.errors import DanceGenError
 from dancegen.model.nets.generator import GlobalGenerator, LocalEnhancer
+from dancegen.model.nets.refiner import Refiner, RefinerConfig
 from dancegen.body.posemaps import CHANNELS as POSE_MAP_CHANNELS
 from dancegen.core.store import atomic_path
 from dancegen.model.variants import get_variant
@@ -193,6 +194,8 @@ class Generators(nn.Module):
         self.variant = get_variant(config.variant)
         channels = self.variant.net_channels(config.pose_channels, config.compose)
         self.nets = nn.ModuleDict({name: self.variant.net(name, i, o, config) for name, (i, o) in channels.items()})
+        # The HD refiner of I_out at its render size (:mod:`dancegen.model.nets.refiner`), once trained.
+        self.refiner: Refiner | None = None
 
     def enhance(self) -> None:
         """Wrap every trained global generator g in G = (g, g̃) for the high resolution (Sec. 4.2);
@@ -226,7 +229,9 @@ class Generators(nn.Module):
                ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """(the outputs at R, the outputs at the render size H of ``batch_hd``): the nets run at R on
         ``batch`` and the variant composes at H on ``batch_hd``, the same inputs built at H without
-        pose maps (:meth:`dancegen.model.variants.base.Variant.render`). At H = R both are ``forward``'s."""
+        pose maps (:meth:`dancegen.model.variants.base.Variant.render`); I_out at H is then refined
+        where the generators hold a refiner trained at this H (:meth:`refined`). At H = R both are
+        ``forward``'s."""
         outputs = self(batch)
         height, width = batch_hd["I_in"].shape[-2:]
         if (height, width) == batch["I_in"].shape[-2:]:
@@ -234,7 +239,15 @@ class Generators(nn.Module):
         n, step = len(batch_hd["I_in"]), max(1, RENDER_PIXELS // (height * width))
         runs = [self.variant.render(self, _rows(outputs, i, i + step), _rows(batch_hd, i, i + step))
                 for i in range(0, n, step)]
-        return outputs, {k: torch.cat([run[k] for run in runs]) for k in runs[0]}
+        return outputs, self.refined(outputs, {k: torch.cat([run[k] for run in runs]) for k in runs[0]})
+
+    def refined(self, outputs: dict[str, torch.Tensor], rendered: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``rendered`` (at H) with I_out refined by :attr:`refiner` from it and the R output upsampled
+        bilinearly; unchanged where there is no refiner or it was trained at another size."""
+        size = tuple(rendered[FINAL].shape[-2:])
+        if self.refiner is None or size != (self.refiner.config.size,) * 2:
+            return rendered
+        return {**rendered, FINAL: self.refiner(rendered[FINAL], upsampled(outputs[FINAL], size, "bilinear"))}
 
 
 def _rows(batch: dict, start: int, stop: int) -> dict:
@@ -243,11 +256,15 @@ def _rows(batch: dict, start: int, stop: int) -> dict:
 
 
 def save_generators(path: str | Path, generators: Generators, resolution: int, meta: dict) -> None:
-    """Write the generators, their :class:`GeneratorConfig`, the resolution and ``meta`` atomically."""
+    """Write the generators, their :class:`GeneratorConfig` (and their refiner's), the resolution and
+    ``meta`` atomically."""
     state = {k: v.detach().cpu() for k, v in generators.state_dict().items()}
+    saved = {"format": _FORMAT, "config": dataclasses.asdict(generators.config),
+             "resolution": int(resolution), "state_dict": state, "meta": meta}
+    if generators.refiner is not None:
+        saved["refiner"] = dataclasses.asdict(generators.refiner.config)
     with atomic_path(path) as tmp:
-        torch.save({"format": _FORMAT, "config": dataclasses.asdict(generators.config),
-                    "resolution": int(resolution), "state_dict": state, "meta": meta}, tmp)
+        torch.save(saved, tmp)
 
 
 def load_generators(path: str | Path,
@@ -263,5 +280,7 @@ def load_generators(path: str | Path,
     if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
         raise DanceGenError(path, f"not a dancegen model file (expected format '{_FORMAT}')")
     generators = Generators(GeneratorConfig(**saved["config"]))
+    if "refiner" in saved:
+        generators.refiner = Refiner(RefinerConfig(**saved["refiner"]))
     generators.load_state_dict(saved["state_dict"])
     return generators.to(map_location).eval(), int(saved["resolution"]), saved["meta"]

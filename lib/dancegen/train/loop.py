@@ -60,7 +60,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dancegen.core.config import InputSpec, LossParams, ModelParams, TrainParams, check_schedule
+from dancegen.core.config import InputSpec, LossParams, ModelParams, RefineParams, TrainParams, check_schedule
 from dancegen.model.dataset import PairDataset
 from dancegen.core.errors import DanceGenError
 from dancegen.core.images import to_uint8
@@ -70,6 +70,7 @@ from dancegen.model.generators import FINAL, GeneratorConfig, Generators, save_g
 from dancegen.model.variants import NAMES as VARIANTS
 from dancegen.model.variants import get_variant
 from dancegen.model.nets.sp_encoder import load_sp
+from dancegen.train.refine import attach_refiner
 from dancegen.train.objective import Critics, GeneratorObjective, perceptual_term, targets
 from dancegen.core.sources import code_hash
 from dancegen.core.store import atomic_path
@@ -212,6 +213,7 @@ class RunParams:
     model: ModelParams
     train: TrainParams
     loss: LossParams
+    refine: RefineParams = RefineParams()   # the HD refiner trained after the nets (not in the fingerprint)
 
 
 @dataclass(frozen=True)
@@ -530,7 +532,7 @@ def _loss_networks(loss: LossParams, sp_path: Path, device: torch.device) -> _Fr
 
 
 def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams,
-                loss: LossParams, inputs: InputSpec) -> dict:
+                loss: LossParams, inputs: InputSpec, refine: RefineParams = RefineParams(iters=0)) -> dict:
     """Train ``variant`` (see :mod:`dancegen.model.generators`) on the pairs of one video; returns the summary.
 
     Writes the model, checkpoints and logs of ``paths`` (module docstring). Raises DanceGenError on
@@ -547,7 +549,7 @@ def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: Trai
         if variant in train.half_size:
             train = dataclasses.replace(train, low_res=train.low_res // 2, high_res=train.high_res // 2)
         with PersonalVideo(paths) as video:
-            return _train(TrainingRun(variant, RunParams(model, train, loss), inputs, paths, video), ranks)
+            return _train(TrainingRun(variant, RunParams(model, train, loss, refine), inputs, paths, video), ranks)
     finally:
         if ranks.world > 1:
             dist.destroy_process_group()
@@ -603,16 +605,18 @@ def _train(run: TrainingRun, ranks: Ranks) -> dict:
             log.info("resuming %s at phase %s, step %d", variant, phase.name, start)
         seconds[phase.name] = _run_phase(trainer, run, plan, phase, start, runlog, fp)
     result = trainer.result
+    refined = attach_refiner(result, run.video, inputs, plan[-1].resolution, run.params.refine) if ranks.main else {}
     summary = {"compose": generators.config.compose, "upsample": generators.config.upsample,
                "synthesis_target": loss.synthesis_target if branches != (FINAL,) else None,
                "ema_decay": train.ema_decay, "sources": run.inputs.sources.mode,
                "perceptual": frozen.perceptual, "vgg_used": frozen.perceptual == "vgg19",
                "sp_used": frozen.sp_used, "resolution": plan[-1].resolution,
                "steps": total, "world_size": ranks.world,
-               "device": runtime.device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v}}
+               "device": runtime.device.type, **{f"seconds_per_step_{k}": v for k, v in seconds.items() if v},
+               "hd_refiner": bool(refined.get("refined"))}
     if ranks.main:
         save_generators(paths.model, result, plan[-1].resolution,
-                        {"variant": variant, "fingerprint": fp, **summary,
+                        {"variant": variant, "fingerprint": fp, **summary, "refine": refined,
                          "sources_params": dataclasses.asdict(run.inputs.sources)})
     runlog.finish(summary)
     return summary

@@ -17,7 +17,8 @@ Infer file ``data/infer/<video>/<variant>.h5`` (:func:`infer_video`)
   ``run_frames``   (M,) int64 — the run's reference frames
   ``pairs_hd``     (N, H, H, 3) uint8 RGB — I_out of every test pair at the render size H
                    (``infer.size``), the nets run at R and their fields applied at H
-                   (:meth:`dancegen.model.generators.Generators.render`); only where H > R
+                   (:meth:`dancegen.model.generators.Generators.render`), refined where the model
+                   has an HD refiner trained at H (``refine``); only where H > R
   attrs: ``video``, ``variant``, ``resolution`` (R), ``render_size`` (H), ``K``, ``run_input_frame``, ``model`` (path),
          ``model_meta`` (JSON: the model file's meta — steps, vgg_used, sp_used, …)
   Image datasets are chunked one frame per chunk (gzip 1); the file appears only when complete.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -46,6 +48,8 @@ from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import read_pairs
 from dancegen.transfer.compositing import despill_green
 from dancegen.transfer.engine import use_engine
+
+log = logging.getLogger(__name__)
 
 
 def load_model(path: str | Path, device: torch.device) -> tuple[Generators, int, dict]:
@@ -176,6 +180,10 @@ def open_renderer(model_file: str | Path, video: PersonalVideo, spec: InputSpec,
     spec = dataclasses.replace(spec, sources=trained_sources(meta))
     h = render_size(size, video.size, resolution)
     builder_hd = video.builder(h, spec) if h != resolution else None
+    refiner = generators.refiner
+    if refiner is not None:
+        log.info("HD refiner of %s (trained at %d²): %s", model_file, refiner.config.size,
+                 "on" if refiner.config.size == h else f"off, the render size is {h}²")
     engine = use_engine(generators, model_file, resolution, engine, device)
     return Renderer(generators, video.builder(resolution, spec), builder_hd, device, engine), meta
 
