@@ -117,10 +117,10 @@ def test_generated_equal_to_truth_scores_perfectly(data):
     assert ours["foreground"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
     assert ours["difference"] == {"whole": 0.0, "foreground": 0.0}
     assert ours["pairs"] == 3 and ours["run_frames"] == 5
-    # An infer file from before the engine existed ran its nets in torch.
+    # An infer file from before the engine existed ran its nets in torch; one from before the refiner had none.
     assert ours["config"] == {"resolution": R, "iterations": 500, "compose": None, "upsample": None, "sources": None,
                               "synthesis_target": None, "perceptual": None, "vgg_used": True,
-                              "sp_used": False, "engine": "torch"}
+                              "sp_used": False, "engine": "torch", "hd_refiner": None}
     assert ours["background"] == {"mse": 0.0, "psnr": None, "ssim": 1.0}
     assert doc[MEAN_KEY]["pix2pixhd"]["whole"]["ssim"] == 1.0 and doc[MEAN_KEY]["ours"]["videos"] == 1
 
