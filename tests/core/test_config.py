@@ -33,6 +33,12 @@ def test_an_unknown_choice_names_the_key(tmp_path, section, key, value):
         load_params(write(tmp_path, **{section: {key: value}}))
 
 
+@pytest.mark.parametrize("stem", [-4, 1.5, True])
+def test_a_bad_stem_projection_is_refused(tmp_path, stem):
+    with pytest.raises(DanceGenError, match="'model.stem' must be"):
+        load_params(write(tmp_path, model={"stem": stem}))
+
+
 def test_a_negative_loss_weight_is_refused(tmp_path):
     with pytest.raises(DanceGenError, match="'loss.w_l1' must be >= 0"):
         load_params(write(tmp_path, loss={"w_l1": -1.0}))

@@ -5,7 +5,7 @@ import torch
 
 from dancegen.core.errors import DanceGenError
 from dancegen.model.nets.discriminator import MultiscaleDiscriminator, NLayerDiscriminator
-from dancegen.model.nets.generator import GlobalGenerator, LocalEnhancer, halve
+from dancegen.model.nets.generator import GlobalGenerator, GlobalKnobs, LocalEnhancer, halve
 from dancegen.model.nets.vgg import TORCHVISION_FILE, Vgg19Features, load_vgg19
 
 POSE_CH, TANGRAM_CH = 45, 30   # (10 + 5) * K=3 pose maps, 3 x 10 transformed body parts
@@ -15,7 +15,7 @@ IN_CH = POSE_CH + TANGRAM_CH
 @pytest.fixture(scope="module")
 def g() -> GlobalGenerator:
     torch.manual_seed(0)
-    return GlobalGenerator(IN_CH, 3, ngf=8, n_downsample=3, n_blocks=2)
+    return GlobalGenerator(IN_CH, 3, GlobalKnobs(ngf=8, n_downsample=3, n_blocks=2))
 
 
 def test_halve_averages_3x3_windows_without_counting_padding():
@@ -65,7 +65,37 @@ def test_local_enhancer_trains_both_parts(g):
 
 def test_local_enhancer_needs_even_global_width():
     with pytest.raises(ValueError, match="even"):
-        LocalEnhancer.from_global(GlobalGenerator(4, 3, ngf=5, n_downsample=1, n_blocks=1), 1)
+        LocalEnhancer.from_global(GlobalGenerator(4, 3, GlobalKnobs(ngf=5, n_downsample=1, n_blocks=1)), 1)
+
+
+def _stem_macs(net: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-adds of the convolutions that read the net's input (the 1×1 projection and/or 7×7 stems)."""
+    macs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: macs.append(o.numel() * m.weight[0].numel()))
+             for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels in (IN_CH, 16)
+             and m.kernel_size[0] in (1, 7)]
+    with torch.no_grad():
+        net(x)
+    for hook in hooks:
+        hook.remove()
+    return sum(macs)
+
+
+def test_projected_stem_reads_the_inputs_through_a_1x1_convolution():
+    torch.manual_seed(0)
+    knobs = GlobalKnobs(ngf=8, n_downsample=2, n_blocks=1, stem=16)
+    g = GlobalGenerator(IN_CH, 3, knobs)
+    project, conv7 = g.trunk[0], g.trunk[2]
+    assert (project.in_channels, project.out_channels, project.kernel_size, project.bias) == (IN_CH, 16, (1, 1), None)
+    assert (conv7.in_channels, conv7.kernel_size) == (16, (7, 7))
+    x = torch.randn(1, IN_CH, 32, 32)
+    assert g(x).shape == (1, 3, 32, 32)
+    G = LocalEnhancer.from_global(g, n_local_blocks=1)   # g's projection comes along, g̃ gets its own
+    assert torch.equal(G.global_trunk[0].weight, project.weight) and G.local_down[0].out_channels == 16
+    plain = LocalEnhancer(IN_CH, 3, GlobalKnobs(ngf=8, n_downsample=2, n_blocks=1, head="zero"), 1)
+    projected = LocalEnhancer(IN_CH, 3, GlobalKnobs(ngf=8, n_downsample=2, n_blocks=1, head="zero", stem=16), 1)
+    x = torch.randn(1, IN_CH, 64, 64)
+    assert _stem_macs(projected, x) * 2.5 < _stem_macs(plain, x)
 
 
 def test_nlayer_discriminator_returns_every_layer():

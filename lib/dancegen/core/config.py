@@ -105,6 +105,8 @@ class ModelParams:
     upsample: str = "resize"   # resize (nearest ×2 + 3×3 conv) | transpose (pix2pixHD, the paper)
     compose: str = "flow"      # flow (blend, and the synthesis net moves the tangram's parts first) | blend
                                # (the nets correct the composites they are given) | paper
+    stem: int = 0              # 0: the 7×7 stems read every input channel (pix2pixHD, the paper) | N: a 1×1
+                               # projection of the inputs to N channels first (~4× cheaper stems)
 
 
 @dataclass(frozen=True)
@@ -408,6 +410,8 @@ def _check_training(p: Params, bad) -> None:
                       f"{2 ** (p.model.n_downsample + 1)}, got {res}")
     if p.model.ngf < 2 or p.model.ngf % 2:
         raise bad("model.ngf", f"must be an even width >= 2 (G's enhancer runs at ngf/2), got {p.model.ngf}")
+    if isinstance(p.model.stem, bool) or not isinstance(p.model.stem, int) or p.model.stem < 0:
+        raise bad("model.stem", f"must be 0 (the paper's stems) or the channels of the projection (> 0), got {p.model.stem!r}")
 
 
 def check_schedule(train: TrainParams, source: str = "params.yaml") -> None:

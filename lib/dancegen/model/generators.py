@@ -170,12 +170,13 @@ class GeneratorConfig:
     compose: str             # model.compose
     enhanced: bool = False   # True once g has been wrapped in G = (g, g̃) for the high resolution
     hidden_parts: bool = False    # complete the parts behind the parts that hid them (blend, flow; older files: no)
+    stem: int = 0                 # model.stem: 0, or the channels of a 1×1 projection before the 7×7 stems
 
     @classmethod
     def from_params(cls, variant: str, model: ModelParams, K: int) -> GeneratorConfig:
         return cls(variant, pose_channels(K), model.ngf, model.n_downsample, model.n_blocks,
                    model.n_local_blocks, upsample=model.upsample, compose=model.compose,
-                   hidden_parts=model.compose in BLENDING)
+                   hidden_parts=model.compose in BLENDING, stem=model.stem)
 
     @property
     def blends(self) -> bool:

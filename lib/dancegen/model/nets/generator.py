@@ -5,7 +5,7 @@ halves pix2pixHD's widths, which is only a smaller ``ngf`` here. Training follow
 alone at the low resolution, then :meth:`LocalEnhancer.from_global` wraps the trained ``g`` in
 ``G`` for the high resolution. All tensors are (B, C, H, W).
 
-Two knobs go beyond pix2pixHD, each with pix2pixHD's form selectable:
+Three knobs go beyond pix2pixHD, each with pix2pixHD's form selectable:
   ``upsample``  ``transpose``: 3×3 stride-2 transposed convolutions (pix2pixHD, the paper);
                 ``resize``: ×2 nearest-neighbour upsampling, then a 3×3 convolution — transposed
                 convolutions overlap unevenly and print a checkerboard on the image (Odena,
@@ -13,6 +13,10 @@ Two knobs go beyond pix2pixHD, each with pix2pixHD's form selectable:
   ``head``      ``tanh``: the image in [-1, 1] (pix2pixHD); ``zero``: a linear output conv whose
                 weights and bias start at 0, for nets that predict a correction of an image they are
                 given (:func:`dancegen.model.generators.compose`): at initialisation the correction is exactly 0.
+  ``stem``      0: the first 7×7 convolution reads every input channel (pix2pixHD); N > 0: a 1×1
+                convolution projects the inputs to N channels first. With this project's 48–75 input
+                channels (three poses' maps, ten warped parts) at full resolution, the 7×7 stems are
+                about two thirds of the generators' multiply-adds; N = 16 cuts them ~4× (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def _stem(in_ch: int, out_ch: int) -> list[nn.Module]:
-    return [nn.ReflectionPad2d(3), nn.Conv2d(in_ch, out_ch, 7), nn.InstanceNorm2d(out_ch),
+def _stem(in_ch: int, out_ch: int, project: int = 0) -> list[nn.Module]:
+    """7×7 conv, IN, ReLU; with ``project`` > 0, a 1×1 conv of the input to ``project`` channels first."""
+    front = [nn.Conv2d(in_ch, project, 1, bias=False)] if project else []
+    return [*front, nn.ReflectionPad2d(3), nn.Conv2d(project or in_ch, out_ch, 7), nn.InstanceNorm2d(out_ch),
             nn.ReLU(True)]
 
 
@@ -96,44 +102,39 @@ class ResnetBlock(nn.Module):
 @dataclass(frozen=True)
 class GlobalKnobs:
     """The architecture knobs of a global generator ``g`` (:class:`GlobalGenerator`'s, but its channels),
-    which ``G`` (:class:`LocalEnhancer`) is built around."""
+    which ``G`` (:class:`LocalEnhancer`) is built around; the defaults are pix2pixHD's, at the paper's width."""
 
-    ngf: int
-    n_downsample: int
-    n_blocks: int
-    upsample: str
-    head: str
+    ngf: int = 32
+    n_downsample: int = 3
+    n_blocks: int = 9
+    upsample: str = "transpose"
+    head: str = "tanh"
+    stem: int = 0            # 0: the 7×7 stem reads every input channel; N: a 1×1 projection to N first
 
 
 class GlobalGenerator(nn.Module):
-    """``g``: (B, in_ch, H, W) -> (B, out_ch, H, W); H, W divisible by 2**n_downsample.
+    """``g``: (B, in_ch, H, W) -> (B, out_ch, H, W); H, W divisible by 2**knobs.n_downsample.
 
-    ``trunk`` (7x7 conv, ``n_downsample`` stride-2 convs, ``n_blocks`` residual blocks, as many
+    ``trunk`` (the stem: a 7x7 conv, after a 1x1 projection with ``knobs.stem``, ``n_downsample`` stride-2 convs, ``n_blocks`` residual blocks, as many
     upsampling blocks) ends in ``ngf`` channels at full resolution; ``head`` (7x7 conv, then tanh
     or nothing, see the module docstring) maps them to the output. ``G`` reuses the trunk without
     the head.
     """
 
-    def __init__(self, in_ch: int, out_ch: int = 3, ngf: int = 32, n_downsample: int = 3,
-                 n_blocks: int = 9, upsample: str = "transpose", head: str = "tanh"):
+    def __init__(self, in_ch: int, out_ch: int = 3, knobs: GlobalKnobs = GlobalKnobs()):
         super().__init__()
-        self.in_ch, self.out_ch, self.ngf = in_ch, out_ch, ngf
-        self.n_downsample, self.n_blocks = n_downsample, n_blocks
-        self.upsample, self.head_kind = upsample, head
-        layers = _stem(in_ch, ngf)
-        for i in range(n_downsample):
+        self.in_ch, self.out_ch, self.ngf, self.knobs = in_ch, out_ch, knobs.ngf, knobs
+        ngf, depth = knobs.ngf, knobs.n_downsample
+        layers = _stem(in_ch, ngf, knobs.stem)
+        for i in range(depth):
             layers += _down_block(ngf * 2 ** i, ngf * 2 ** (i + 1))
-        layers += [ResnetBlock(ngf * 2 ** n_downsample) for _ in range(n_blocks)]
-        for i in reversed(range(n_downsample)):
-            layers += _up_block(ngf * 2 ** (i + 1), ngf * 2 ** i, upsample)
+        layers += [ResnetBlock(ngf * 2 ** depth) for _ in range(knobs.n_blocks)]
+        for i in reversed(range(depth)):
+            layers += _up_block(ngf * 2 ** (i + 1), ngf * 2 ** i, knobs.upsample)
         self.trunk = nn.Sequential(*layers)
-        self.head = _output_head(ngf, out_ch, head)
+        self.head = _output_head(ngf, out_ch, knobs.head)
         init_weights(self)
-        _zero_head(self, head)
-
-    @property
-    def knobs(self) -> GlobalKnobs:
-        return GlobalKnobs(self.ngf, self.n_downsample, self.n_blocks, self.upsample, self.head_kind)
+        _zero_head(self, knobs.head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_ch, H, W) -> (B, ngf, H, W): everything before the output conv."""
@@ -150,7 +151,7 @@ class LocalEnhancer(nn.Module):
     on ``halve(x)``; its trunk features are added to the output of ``g̃``'s front end (7x7 conv to
     ``ngf``, one stride-2 conv to ``2 * ngf``), and ``g̃``'s ``n_local_blocks`` residual blocks and one
     upsampling block bring the sum back to full resolution. H, W must be divisible by
-    2**(global_knobs.n_downsample + 1). ``upsample`` and ``head`` are ``g``'s for ``g̃`` too.
+    2**(global_knobs.n_downsample + 1). ``upsample``, ``head`` and ``stem`` are ``g``'s for ``g̃`` too.
 
     With a ``zero`` head (a net predicting a correction), ``g``'s own head is kept too and its
     output, upsampled ×2 (bilinear), is added to ``g̃``'s: :meth:`from_global` then gives a ``G``
@@ -162,9 +163,8 @@ class LocalEnhancer(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, global_knobs: GlobalKnobs, n_local_blocks: int):
         super().__init__()
         ngf, upsample, head = global_knobs.ngf // 2, global_knobs.upsample, global_knobs.head
-        self.global_trunk = GlobalGenerator(in_ch, out_ch, 2 * ngf, global_knobs.n_downsample,
-                                            global_knobs.n_blocks, upsample).trunk
-        self.local_down = nn.Sequential(*_stem(in_ch, ngf), *_down_block(ngf, 2 * ngf))
+        self.global_trunk = GlobalGenerator(in_ch, out_ch, global_knobs).trunk
+        self.local_down = nn.Sequential(*_stem(in_ch, ngf, global_knobs.stem), *_down_block(ngf, 2 * ngf))
         self.local_up = nn.Sequential(*[ResnetBlock(2 * ngf) for _ in range(n_local_blocks)],
                                       *_up_block(2 * ngf, ngf, upsample))
         self.head = _output_head(ngf, out_ch, head)

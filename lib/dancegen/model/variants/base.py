@@ -47,10 +47,10 @@ class Variant:
         pix2pixHD's global generator ``g``, or ``G = (g, g̃)`` once enhanced; a ``zero`` head where
         the variant corrects images it is given, else ``tanh``."""
         head = "zero" if self.corrects(config.compose) else "tanh"
+        knobs = GlobalKnobs(config.ngf, config.n_downsample, config.n_blocks, config.upsample, head, config.stem)
         if config.enhanced:
-            knobs = GlobalKnobs(config.ngf, config.n_downsample, config.n_blocks, config.upsample, head)
             return LocalEnhancer(in_ch, out_ch, knobs, config.n_local_blocks)
-        return GlobalGenerator(in_ch, out_ch, config.ngf, config.n_downsample, config.n_blocks, config.upsample, head)
+        return GlobalGenerator(in_ch, out_ch, knobs)
 
     def corrects(self, compose: str) -> bool:
         """Whether its nets correct images they are given (zero-initialised heads) under ``compose``."""
