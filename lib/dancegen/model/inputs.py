@@ -176,3 +176,10 @@ def part_stacks(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Ten
     if "I_parts" in batch:
         return batch["I_parts"], batch["parsing_parts"]
     return batch["I_in"], batch["parsing_in"]
+
+
+def stacked(samples: list[dict[str, torch.Tensor]], device: torch.device) -> dict[str, torch.Tensor]:
+    """:meth:`InputBuilder.sample` items → one batch on ``device`` (each key stacked on a new first
+    dim); one sample is its own batch of one, a view rather than a copy (live)."""
+    return {k: (torch.stack([s[k] for s in samples]) if len(samples) > 1 else samples[0][k][None]).to(device)
+            for k in samples[0]}

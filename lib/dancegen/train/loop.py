@@ -532,7 +532,7 @@ def _loss_networks(loss: LossParams, sp_path: Path, device: torch.device) -> _Fr
 
 
 def train_model(paths: TrainPaths, variant: str, model: ModelParams, train: TrainParams,
-                loss: LossParams, inputs: InputSpec, refine: RefineParams = RefineParams(iters=0)) -> dict:
+                loss: LossParams, inputs: InputSpec, refine: RefineParams = RefineParams()) -> dict:
     """Train ``variant`` (see :mod:`dancegen.model.generators`) on the pairs of one video; returns the summary.
 
     Writes the model, checkpoints and logs of ``paths`` (module docstring). Raises DanceGenError on

@@ -24,10 +24,12 @@ import torch
 from torch.nn import functional as F
 
 from dancegen.core.config import InputSpec, RefineParams
+from dancegen.core.images import to_uint8
+from dancegen.model.dataset import PairDataset
 from dancegen.model.generators import FINAL, Generators, upsampled
+from dancegen.model.inputs import stacked
 from dancegen.model.nets.refiner import Refiner, RefinerConfig
 from dancegen.model.personal import PersonalVideo
-from dancegen.preprocess.pairs import read_pairs
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,7 @@ def render_examples(generators: Generators, video: PersonalVideo, spec: InputSpe
                     refine: RefineParams) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[np.ndarray]]:
     """(renders, R outputs upsampled, truths: ``(N, 3, H, H) uint8``, the person's pixels of each
     truth: ``(n_i, 2)`` rows y, x) of ``refine.pairs`` training pairs rendered at the frames' size H."""
-    table = read_pairs(video.paths.pairs)
-    pairs = table[table["split"] == "train"][["in_frame", "ref_frame"]].to_numpy(np.int64)
+    pairs = PairDataset(video, "train", resolution, spec).pairs
     rng = np.random.default_rng(refine.seed)
     pairs = pairs[np.sort(rng.choice(len(pairs), min(refine.pairs, len(pairs)), replace=False))]
     builder, builder_hd, K = video.builder(resolution, spec), video.builder(video.size, spec), spec.posemap.K
@@ -75,8 +76,8 @@ def render_examples(generators: Generators, video: PersonalVideo, spec: InputSpe
     renders, lows = [], []
     for start in range(0, len(pairs), refine.batch_size):
         jobs = [(int(a), video.history(int(b), K), int(b)) for a, b in pairs[start:start + refine.batch_size]]
-        batch = _stacked([builder.sample(*job) for job in jobs], device)
-        batch_hd = _stacked([builder_hd.sample(*job, with_pose_maps=False) for job in jobs], device)
+        batch = stacked([builder.sample(*job) for job in jobs], device)
+        batch_hd = stacked([builder_hd.sample(*job, with_pose_maps=False) for job in jobs], device)
         outputs, rendered = generators.render(batch, batch_hd)
         renders.append(_uint8(rendered[FINAL]))
         lows.append(_uint8(upsampled(outputs[FINAL], (video.size, video.size), "bilinear")))
@@ -131,13 +132,9 @@ def _detail(image: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(F.conv2d(image, kernel, padding=1, groups=3).abs(), DETAIL_POOL)
 
 
-def _stacked(samples: list[dict[str, torch.Tensor]], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: torch.stack([s[k] for s in samples]).to(device) for k in samples[0]}
-
-
 def _uint8(image: torch.Tensor) -> torch.Tensor:
-    """``(B, 3, H, W)`` in [-1, 1] → uint8 on the CPU (a quarter of the memory of float32)."""
-    return ((image.float() + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).cpu()
+    """``(B, 3, H, W)`` in [-1, 1] → uint8 ``(B, 3, H, W)`` on the CPU (a quarter of float32's memory)."""
+    return torch.from_numpy(to_uint8(image)).permute(0, 3, 1, 2)
 
 
 def _float(image: torch.Tensor) -> torch.Tensor:

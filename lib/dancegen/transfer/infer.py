@@ -43,7 +43,7 @@ from dancegen.core.errors import DanceGenError
 from dancegen.core.images import compute_device, inference_autocast, to_uint8
 from dancegen.core.store import atomic_path
 from dancegen.model.generators import FINAL, SYNTHESIS, Generators, load_generators
-from dancegen.model.inputs import InputBuilder
+from dancegen.model.inputs import InputBuilder, stacked
 from dancegen.model.personal import PersonalVideo
 from dancegen.preprocess.pairs import read_pairs
 from dancegen.transfer.compositing import despill_green
@@ -82,10 +82,8 @@ class Generated:
 
 
 def _batch(samples: list[dict[str, torch.Tensor]], device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
-    # One sample (live) is its own batch of one: a view, not a copy.
-    stacked = {k: (torch.stack([s[k] for s in samples]) if len(samples) > 1 else samples[0][k][None]).to(device)
-               for k in samples[0]}
-    return {k: _channels_last(v) for k, v in stacked.items()} if channels_last else stacked
+    batch = stacked(samples, device)
+    return {k: _channels_last(v) for k, v in batch.items()} if channels_last else batch
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
