@@ -121,3 +121,26 @@ def test_renderer_outputs_agree_between_engines(tmp_path, cache):
     assert diff.mean() < 2.0 and np.abs(out["torch"].matte - out["openvino"].matte).mean() < 0.02
     assert InferParams().engine == "openvino"
     assert paths.frames.is_file()
+
+
+def test_the_fallback_line_goes_to_the_log_never_to_stdout(tmp_path, cache, monkeypatch, capsys, caplog):
+    """``dancegen live --stdout`` writes raw frames to stdout: a line there would corrupt the stream."""
+    model = tmp_path / "model.pt"
+    trained_looking(model, "ours")
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with caplog.at_level("WARNING", logger="dancegen.transfer.engine"):
+        assert engine.use_engine(load_generators(model)[0], model, R, "openvino", CPU) == "torch"
+    assert capsys.readouterr().out == ""
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "OpenVINO not used" in caplog.text
+
+
+def test_where_torch_finds_no_bf16_openvino_computes_float32(tmp_path, cache, monkeypatch):
+    """One precision rule for both engines: with oneDNN's ISA capped below bf16, torch finds none,
+    and OpenVINO (which reads the CPU's flags) is told so rather than compiling bf16 kernels."""
+    model = tmp_path / "model.pt"
+    trained_looking(model, "ours")
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: False)
+    generators = load_generators(model)[0]
+    assert engine.use_engine(generators, model, R, "openvino", CPU) == "openvino"
+    hints = {str(net.compiled.get_property("INFERENCE_PRECISION_HINT")) for net in generators.nets.values()}
+    assert hints == {"<Type: 'float32'>"}

@@ -6,9 +6,11 @@ model file's SHA-256 and OpenVINO's version (``$XDG_CACHE_HOME/dancegen/openvino
 <net>.xml``, default ``~/.cache``: another model file or another OpenVINO is another folder, so an
 export is never stale, and nothing is written into DVC's outputs) and compiled for the CPU at
 OpenVINO's default precision — bfloat16 where the CPU computes it natively (AMX, AVX-512 BF16), else
-float32: the rule torch's path follows too (:func:`dancegen.core.images.inference_autocast`).
-``torch``: the nets as trained (and always on a GPU). Where OpenVINO is not installed or a net does
-not convert, the nets run in torch and one log line says why. Speeds and the engines' differences
+float32: the rule torch's path follows too (:func:`dancegen.core.images.inference_autocast`), and
+where torch finds no bf16 (oneDNN's ISA capped, e.g. ``ONEDNN_MAX_CPU_ISA=AVX2``) OpenVINO is asked
+for float32 as well. ``torch``: the nets as trained (and always on a GPU). Where OpenVINO is not
+installed or a net does not convert, the nets run in torch and one warning on the log (stderr,
+never stdout, where ``dancegen live --stdout`` writes its frames) says why. Speeds and the engines' differences
 from torch: benchmarks/README.md (``engine_speed.py``).
 
 Only the nets change engine: the warp and the composites stay torch float32 either way.
@@ -16,6 +18,7 @@ Only the nets change engine: the warp and the composites stay torch float32 eith
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
@@ -27,6 +30,9 @@ from torch import nn
 
 from dancegen.core.cache import cache_root, file_digest
 from dancegen.core.config import ENGINES
+from dancegen.core.images import cpu_has_bf16
+
+_log = logging.getLogger(__name__)
 
 
 class CompiledNet(nn.Module):
@@ -43,7 +49,7 @@ class CompiledNet(nn.Module):
 
 
 def use_engine(generators, model_file: str | Path, resolution: int, engine: str, device: torch.device,
-               log=print) -> str:
+               log=_log.warning) -> str:
     """Run ``generators``' nets (:class:`dancegen.model.generators.Generators` of ``model_file``,
     trained at ``resolution``) in ``engine`` from now on → the engine they run in: ``torch`` where
     asked, on a GPU, or (with a log line naming why) where OpenVINO cannot take them."""
@@ -73,6 +79,8 @@ def _openvino_nets(generators, model_file: Path, resolution: int) -> dict[str, C
     # As many threads as torch was given, and none pinned to a core: pinned, OpenVINO's threads slow
     # every later torch step of the process by ~30 % (the warp, the composites, training in tests).
     config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "ENABLE_CPU_PINNING": False}
+    if not cpu_has_bf16():          # OpenVINO would read bf16 off the CPU's flags, past an ISA cap
+        config["INFERENCE_PRECISION_HINT"] = "f32"
     return {name: CompiledNet(core.compile_model(core.read_model(str(folder / f"{name}.xml")), "CPU", config))
             for name in generators.nets}
 
