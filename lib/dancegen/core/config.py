@@ -411,7 +411,8 @@ def _check_training(p: Params, bad) -> None:
     if p.model.ngf < 2 or p.model.ngf % 2:
         raise bad("model.ngf", f"must be an even width >= 2 (G's enhancer runs at ngf/2), got {p.model.ngf}")
     if isinstance(p.model.stem, bool) or not isinstance(p.model.stem, int) or p.model.stem < 0:
-        raise bad("model.stem", f"must be 0 (the paper's stems) or the channels of the projection (> 0), got {p.model.stem!r}")
+        raise bad("model.stem",
+                  f"must be 0 (the paper's stems) or the channels of the projection (> 0), got {p.model.stem!r}")
 
 
 def check_schedule(train: TrainParams, source: str = "params.yaml") -> None:

@@ -115,10 +115,10 @@ class GlobalKnobs:
 class GlobalGenerator(nn.Module):
     """``g``: (B, in_ch, H, W) -> (B, out_ch, H, W); H, W divisible by 2**knobs.n_downsample.
 
-    ``trunk`` (the stem: a 7x7 conv, after a 1x1 projection with ``knobs.stem``, ``n_downsample`` stride-2 convs, ``n_blocks`` residual blocks, as many
-    upsampling blocks) ends in ``ngf`` channels at full resolution; ``head`` (7x7 conv, then tanh
-    or nothing, see the module docstring) maps them to the output. ``G`` reuses the trunk without
-    the head.
+    ``trunk`` (the stem: a 7x7 conv, after a 1x1 projection with ``knobs.stem``; ``n_downsample``
+    stride-2 convs, ``n_blocks`` residual blocks, as many upsampling blocks) ends in ``ngf`` channels
+    at full resolution; ``head`` (7x7 conv, then tanh or nothing, see the module docstring) maps them
+    to the output. ``G`` reuses the trunk without the head.
     """
 
     def __init__(self, in_ch: int, out_ch: int = 3, knobs: GlobalKnobs = GlobalKnobs()):
