@@ -36,7 +36,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 demo: setup
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: run inside the git clone (DVC needs it)" >&2; exit 1; }
-	$(BIN)/dvc repro
+	$(BIN)/dancegen repro
 
 # The paper's setting (params.paper.yaml) as a DVC experiment named "paper"; params.yaml is kept.
 paper: setup
