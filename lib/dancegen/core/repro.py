@@ -1,10 +1,10 @@
 """``dancegen repro``: ``dvc repro`` with the stages that do not depend on each other run side by side.
 
 DVC runs one stage at a time (iterative/dvc#755). This pipeline's stages use a CPU's cores badly
-alone: torch's small convolutions at batch 1 and OpenVINO's batch-8 nets gain only ~1.35× from a
-second thread. Two stages on one thread each finish 1.33× (two trainings) to 1.38× (infer and
-transfer of two models) sooner than the same stages one after the other on two threads
-(benchmarks/README.md, "`dancegen repro`").
+alone: torch's small convolutions at batch 1 and the OpenVINO nets leave a second thread partly
+idle. Two stages on one thread each finish 1.33× (two trainings) to 1.38× (infer and transfer of
+two models) sooner than the same stages one after the other on two threads (benchmarks/README.md,
+"`dancegen repro`").
 
 Every stage still runs through DVC, as ``dvc --wait-for-lock repro --single-item <stage>``, once all
 the stages it depends on have run: DVC checks it, runs it, caches its outputs and writes its
