@@ -44,11 +44,13 @@ MAX_JOBS = 4
 FAILED_TAIL = 8
 _EDGE = re.compile(r'^"(?P<up>[^"]+)" -> "(?P<down>[^"]+)";$')
 _NODE = re.compile(r'^"(?P<name>[^"]+)";$')
+# DVC as this interpreter's module: the venv's own, whatever PATH says.
+_DVC = [sys.executable, "-m", "dvc"]
 
 
 def _dvc(*args: str) -> str:
     """``dvc <args>``'s standard output; its error as one line where it fails."""
-    done = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
+    done = subprocess.run([*_DVC, *args], capture_output=True, text=True)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()] or ["(no message)"]
         raise DanceGenError(Path.cwd(), f"'dvc {' '.join(args)}' failed: {lines[-1].strip()}")
@@ -83,10 +85,12 @@ def stages_to_run(graph: dict[str, list[str]], changed: set[str], targets: list[
             downstream[up].append(name)
     run = _closure(changed & graph.keys(), downstream)
     if targets:
-        chosen = {name for name in graph for t in targets if name == t or name.startswith(f"{t}@")}
-        unknown = [t for t in targets if not any(n == t or n.startswith(f"{t}@") for n in graph)]
-        if unknown:
-            raise DanceGenError(Path("dvc.yaml"), f"has no stage {unknown[0]!r}")
+        chosen = set()
+        for target in targets:
+            named = {name for name in graph if name == target or name.startswith(f"{target}@")}
+            if not named:
+                raise DanceGenError(Path("dvc.yaml"), f"has no stage {target!r}")
+            chosen |= named
         run &= _closure(chosen, graph)
     return [name for name in graph if name in run]
 
@@ -120,8 +124,8 @@ def _start(stage: str, threads: int) -> _Running:
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(threads))
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item",
-                                    stage], stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen([*_DVC, "--wait-for-lock", "repro", "--single-item", stage], stdout=out,
+                                   stderr=subprocess.STDOUT, env=env)
     print(f"[repro] {stage}: started on {env['OMP_NUM_THREADS']} thread(s), log {log}", flush=True)
     return _Running(stage, process, log)
 
@@ -146,6 +150,7 @@ def run_stages(graph: dict[str, list[str]], stages: list[str], jobs: int, cores:
     succeeded, at most ``jobs`` at once, each on ``cores // jobs`` threads. The stages that failed;
     after a failure no stage starts and the running ones finish."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
+    threads = max(1, cores // jobs)
     waiting, running, failed = list(stages), [], []
     while running or (waiting and not failed):
         busy = {job.stage for job in running}
@@ -153,7 +158,7 @@ def run_stages(graph: dict[str, list[str]], stages: list[str], jobs: int, cores:
         while ready and not failed and len(running) < jobs:
             stage = ready.pop(0)
             waiting.remove(stage)
-            running.append(_start(stage, max(1, cores // jobs)))
+            running.append(_start(stage, threads))
         time.sleep(0.2)
         for job in [j for j in running if j.process.poll() is not None]:
             running.remove(job)
