@@ -10,8 +10,8 @@ float32: the rule torch's path follows too (:func:`dancegen.core.images.inferenc
 where torch finds no bf16 (oneDNN's ISA capped, e.g. ``ONEDNN_MAX_CPU_ISA=AVX2``) OpenVINO is asked
 for float32 as well. ``torch``: the nets as trained (and always on a GPU). Where OpenVINO is not
 installed or a net does not convert, the nets run in torch and one warning on the log (stderr,
-never stdout, where ``dancegen live --stdout`` writes its frames) says why. Speeds and the engines' differences
-from torch: benchmarks/README.md (``engine_speed.py``).
+never stdout, where ``dancegen live --stdout`` writes its frames) says why. Speeds and the
+engines' differences from torch: benchmarks/README.md (``engine_speed.py``).
 
 Only the nets change engine: the warp and the composites stay torch float32 either way.
 """
